@@ -1,0 +1,1 @@
+"""The `bosh` command line: thin click frontend over bosh_core."""

@@ -1,0 +1,250 @@
+"""The one converter and the one YAML/JSON layer of bosh_core.
+
+Loading is defensive: a safe loader, a size limit, a limit on alias expansion (so a
+"billion laughs" document is refused instead of exhausting memory when walked), and
+duplicate mapping keys rejected with their line numbers, since BOSH documents are
+written by hand and a silently dropped key is a silent misconfiguration.
+
+Dumping follows the reference Go CLI (gopkg.in/yaml): two-space indentation, sequences
+flush with their parent key, double quotes where a scalar needs quoting, literal blocks
+for multi-line strings, keys in the order given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import cattrs
+import yaml
+
+from bosh_core.errors import Problem, YAMLError
+
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "DEFAULT_MAX_YAML_BYTES",
+    "converter",
+    "dump_json",
+    "dump_yaml",
+    "load_yaml",
+    "structure",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+DEFAULT_MAX_YAML_BYTES = 64 * 1024 * 1024
+# Nodes a document may hold once every alias is expanded (a real manifest has thousands).
+DEFAULT_MAX_NODES = 5_000_000
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _structure_str(value: Any, _: type[str]) -> str:
+    # Go's yaml decodes scalars into string fields (`version: 1` is "1"); collections are errors.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"expected a string, found {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a map"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _structure_bool(value: Any, _: type[bool]) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, found {_kind(value)}")
+
+
+converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(bool, _structure_bool)
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that refuses duplicate keys and names their lines."""
+
+    source = "<yaml>"
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first_line = first_lines.get(key)
+            except TypeError:
+                raise _problem(
+                    self.source, key_node.start_mark, "mapping key is not hashable"
+                ) from None
+            if first_line is not None:
+                raise _problem(
+                    self.source,
+                    key_node.start_mark,
+                    f"duplicate key {key!r} (first defined on line {first_line})",
+                )
+            first_lines[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _problem(source: str, mark: Any, message: str) -> YAMLError:
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return YAMLError(f"YAML in {source}", [Problem(where, message)])
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Count the nodes of `root` with every alias expanded, stopping past `limit`."""
+    memo: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = memo.get(id(node))
+        if known is not None:
+            return known
+        memo[id(node)] = limit + 1  # a cycle expands without bound
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > limit:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                total += size(key) + size(value)
+                if total > limit:
+                    break
+        memo[id(node)] = total
+        return total
+
+    return size(root)
+
+
+def load_yaml(
+    text: str | bytes,
+    *,
+    source: str = "<yaml>",
+    max_bytes: int = DEFAULT_MAX_YAML_BYTES,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Any:
+    """Parse one YAML document safely; every failure is a YAMLError naming `source`."""
+    if len(text) > max_bytes:
+        raise YAMLError(
+            f"YAML in {source}",
+            [Problem("", f"document is {len(text)} bytes, more than the limit of {max_bytes}")],
+        )
+    loader = _StrictLoader(text)
+    loader.source = source
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, max_nodes) > max_nodes:
+            raise YAMLError(
+                f"YAML in {source}",
+                [
+                    Problem(
+                        "",
+                        f"aliases expand to more than {max_nodes} nodes"
+                        " (recursive or exponential anchors are refused)",
+                    )
+                ],
+            )
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        message = exc.problem or str(exc)
+        if exc.context:
+            message = f"{exc.context}: {message}"
+        raise _problem(source, exc.problem_mark, message) from None
+    except yaml.YAMLError as exc:
+        raise YAMLError(f"YAML in {source}", [Problem("", str(exc))]) from None
+    finally:
+        loader.dispose()
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_str(value)
+
+
+class _GoStyleDumper(yaml.SafeDumper):
+    """Pure-Python dumper: the C emitter cannot be told to prefer double quotes."""
+
+    def choose_scalar_style(self) -> str:
+        style: str = super().choose_scalar_style()
+        return '"' if style == "'" else style
+
+
+_GoStyleDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any, *, sort_keys: bool = False) -> str:
+    """Serialize `data` as the reference CLI writes YAML."""
+    return yaml.dump(
+        data,
+        Dumper=_GoStyleDumper,
+        sort_keys=sort_keys,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+    )
+
+
+def dump_json(data: Any, *, indent: int | None = None) -> str:
+    return json.dumps(data, indent=indent, ensure_ascii=False)
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)
+
+
+def structure(data: Any, cls: type[T], *, source: str) -> T:
+    """Build `cls` from plain data; type errors become one ManifestError naming paths."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        raise YAMLError(source, _problems_from(exc)) from None
+
+
+def _problems_from(exc: BaseException) -> list[Problem]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        problems = []
+        for text in cattrs.transform_error(exc, path="$", format_exception=_describe):
+            message, _, path = text.rpartition(" @ ")
+            problems.append(Problem(path, message or text))
+        return problems
+    return [Problem("$", str(exc))]
+
+
+def _describe(exc: BaseException, type_: type[Any] | None) -> str:
+    if isinstance(exc, ValueError) and str(exc).startswith("expected "):
+        # Our own hooks already say what was expected and found.
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
+
+
+def register_renames(cls: type[Any], renames: Mapping[str, str]) -> None:
+    """Map attribute names to document keys (e.g. ``format_version`` -> ``format-version``)."""
+    overrides = {attr: cattrs.gen.override(rename=key) for attr, key in renames.items()}
+    converter.register_structure_hook(
+        cls, cattrs.gen.make_dict_structure_fn(cls, converter, **overrides)
+    )
+    converter.register_unstructure_hook(
+        cls, cattrs.gen.make_dict_unstructure_fn(cls, converter, **overrides)
+    )
+

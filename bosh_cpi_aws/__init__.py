@@ -1,0 +1,1 @@
+"""aws CPI (arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""openstack CPI (arrives with its issue)."""

@@ -1,0 +1,1 @@
+"""vsphere CPI (arrives with its issue)."""
