@@ -59,8 +59,11 @@ class ManifestError(BoshError, ValueError):
     def __init__(self, source: str, problems: Iterable[Problem]) -> None:
         self.source = source
         self.problems: Sequence[Problem] = tuple(problems)
-        lines = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"Invalid {source}:\n{lines}" if lines else f"Invalid {source}")
+        if len(self.problems) == 1:
+            super().__init__(f"Invalid {source}: {self.problems[0]}")
+        else:
+            lines = "".join(f"\n  - {problem}" for problem in self.problems)
+            super().__init__(f"Invalid {source}:{lines}")
 
 
 class YAMLError(ManifestError):

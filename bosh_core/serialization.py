@@ -28,6 +28,7 @@ __all__ = [
     "dump_json",
     "dump_yaml",
     "load_yaml",
+    "register_renames",
     "structure",
     "unstructure",
 ]

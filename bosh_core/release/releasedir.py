@@ -1,0 +1,367 @@
+"""A release directory: build dev releases, finalize them, write release tarballs.
+
+This is the library behind ``bosh create-release``, ``finalize-release`` and friends.
+Artifacts are built in parallel; each is looked up by fingerprint in the dev index, then
+the final index, and only built when neither has it.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tarfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from bosh_core import serialization
+from bosh_core.blobstore import Blobstore
+from bosh_core.errors import ReleaseError
+from bosh_core.models.release import (
+    CompiledPackageRef,
+    JobRef,
+    LicenseRef,
+    PackageRef,
+    ReleaseManifest,
+)
+from bosh_core.models.version import Version
+from bosh_core.release.artifacts import staged_package_files, write_artifact
+from bosh_core.release.blobs import BlobsDir, BlobsReporter
+from bosh_core.release.config import ReleaseDirConfig, load_release_config, open_release_blobstore
+from bosh_core.release.git import GitRepo
+from bosh_core.release.index import (
+    Artifact,
+    ArtifactCache,
+    ArtifactIndexStore,
+    IndexReporter,
+    ReleaseIndexStore,
+    write_atomically,
+)
+from bosh_core.release.source import (
+    JobSource,
+    LicenseSource,
+    PackageSource,
+    read_release_source,
+)
+from bosh_core.release.targz import TarGzWriter
+
+__all__ = ["Release", "ReleaseDir", "write_release_tarball"]
+
+DEFAULT_FINAL_VERSION = Version.parse("1")
+DEFAULT_DEV_VERSION = Version.parse("0+dev.0")
+DEV_POST_RELEASE = ("dev", 1)
+
+Built = TypeVar("Built")
+
+
+@attrs.frozen
+class Release:
+    """A release's manifest and where each of its archives is on disk."""
+
+    manifest: ReleaseManifest
+    jobs: dict[str, Path]
+    packages: dict[str, Path]
+    compiled_packages: dict[str, Path] = attrs.field(factory=dict)
+    license: Path | None = None
+
+    def renamed(self, *, name: str, version: str) -> Release:
+        return attrs.evolve(self, manifest=attrs.evolve(self.manifest, name=name, version=version))
+
+
+@attrs.frozen
+class _Indexes:
+    jobs: ArtifactIndexStore
+    packages: ArtifactIndexStore
+    license: ArtifactIndexStore
+
+
+class ReleaseDir:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        cache_dir: Path,
+        reporter: IndexReporter,
+        blobs_reporter: BlobsReporter | None = None,
+        parallel: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self._cache = ArtifactCache(cache_dir)
+        self._reporter = reporter
+        self._blobs_reporter = blobs_reporter
+        self._parallel = max(1, parallel)
+        self._clock = clock
+        self.dev_releases = ReleaseIndexStore(path / "dev_releases", label="dev", reporter=reporter)
+        self.final_releases = ReleaseIndexStore(path / "releases", label="final", reporter=reporter)
+        self._dev = self._indexes(path / ".dev_builds", blobstore=None)
+        self._final = self._indexes(path / ".final_builds", blobstore=self._blobstore)
+
+    def _indexes(self, root: Path, *, blobstore: Callable[[], Blobstore] | None) -> _Indexes:
+        def store(kind: str, directory: str, *, per_name: bool) -> ArtifactIndexStore:
+            return ArtifactIndexStore(
+                root / directory,
+                kind=kind,
+                per_name=per_name,
+                cache=self._cache,
+                reporter=self._reporter,
+                blobstore=blobstore,
+            )
+
+        return _Indexes(
+            store("job", "jobs", per_name=True),
+            store("package", "packages", per_name=True),
+            store("license", "license", per_name=False),
+        )
+
+    @functools.cached_property
+    def config(self) -> ReleaseDirConfig:
+        return load_release_config(self.path)
+
+    @functools.cache  # noqa: B019 - one blobstore client per release directory object
+    def _blobstore(self) -> Blobstore:
+        return open_release_blobstore(self.path, self.config)
+
+    def default_name(self) -> str:
+        return self.config.release_name()
+
+    def next_final_version(self, name: str) -> Version:
+        last = self.final_releases.last_version(name)
+        return last.increment_release() if last else DEFAULT_FINAL_VERSION
+
+    def next_dev_version(self, name: str, *, timestamp: bool = False) -> Version:
+        last = max(
+            (v for v in (self.dev_releases.last_version(name), self.final_releases.last_version(name)) if v),
+            default=DEFAULT_DEV_VERSION,
+        )
+        version = last.increment_post_release(DEV_POST_RELEASE)
+        if timestamp:
+            version = Version(version.release, version.pre_release, ("dev", int(self._clock())))
+        return version
+
+    def build_release(self, *, name: str, version: Version, force: bool) -> Release:
+        """Build a dev release from the directory (create-release without a manifest)."""
+        git = GitRepo(self.path)
+        dirty = git.must_not_be_dirty(force=force)
+        commit_hash = git.last_commit_sha()
+        BlobsDir(self.path, reporter=self._blobs_reporter).sync(parallel=1)
+        source = read_release_source(self.path)
+        jobs, packages = self._build_jobs_and_packages(source.jobs, source.packages)
+        license_artifact = self._build_license(source.license) if source.license else None
+        manifest = ReleaseManifest(
+            name=name,
+            version=str(version),
+            commit_hash=commit_hash,
+            uncommitted_changes=dirty,
+            jobs=tuple(
+                JobRef(j.name, a.fingerprint, a.fingerprint, a.digest, j.spec.packages)
+                for j, a in zip(source.jobs, jobs, strict=True)
+            ),
+            packages=tuple(
+                PackageRef(p.name, a.fingerprint, a.fingerprint, a.digest, p.dependencies)
+                for p, a in zip(source.packages, packages, strict=True)
+            ),
+            license=_license_ref(license_artifact),
+            no_compression=self.config.no_compression,
+        )
+        self.dev_releases.add(manifest)
+        return Release(
+            manifest,
+            jobs={a.name: a.path for a in jobs},
+            packages={a.name: a.path for a in packages},
+            license=license_artifact.path if license_artifact else None,
+        )
+
+    def _in_parallel(self, tasks: Sequence[Callable[[], Built]]) -> list[Built]:
+        if self._parallel == 1 or len(tasks) < 2:
+            return [task() for task in tasks]
+        with ThreadPoolExecutor(max_workers=self._parallel) as pool:
+            return [future.result() for future in [pool.submit(task) for task in tasks]]
+
+    def _build_jobs_and_packages(
+        self, jobs: Sequence[JobSource], packages: Sequence[PackageSource]
+    ) -> tuple[list[Artifact], list[Artifact]]:
+        tasks: list[Callable[[], Artifact]] = [
+            functools.partial(self._build_job, job) for job in jobs
+        ]
+        tasks += [functools.partial(self._build_package, package) for package in packages]
+        built = self._in_parallel(tasks)
+        return built[: len(jobs)], built[len(jobs) :]
+
+    def _existing(self, kind: str, name: str, fingerprint: str) -> Artifact | None:
+        dev, final = (getattr(indexes, kind) for indexes in (self._dev, self._final))
+        return dev.find(name, fingerprint) or final.find(name, fingerprint)
+
+    def _build_job(self, job: JobSource) -> Artifact:
+        found = self._existing("jobs", job.name, job.fingerprint)
+        if found:
+            return found
+        with self._cache.writing() as (stream, store):
+            digest = write_artifact(job.files, stream, expected=job.content_digests)
+            path = store(str(digest))
+        return self._dev.jobs.add(job.name, job.fingerprint, path, str(digest))
+
+    def _build_package(self, package: PackageSource) -> Artifact:
+        found = self._existing("packages", package.name, package.fingerprint)
+        if found:
+            return found
+        if package.vendored:
+            raise ReleaseError(
+                f"Expected to find vendored package '{package.name}/{package.fingerprint}'"
+                " in the final builds (.final_builds) of this release directory"
+            )
+        with (
+            staged_package_files(package, self.path) as files,
+            self._cache.writing() as (stream, store),
+        ):
+            digest = write_artifact(
+                files,
+                stream,
+                expected=package.content_digests,
+                compress=not package.no_compression,
+            )
+            path = store(str(digest))
+        return self._dev.packages.add(package.name, package.fingerprint, path, str(digest))
+
+    def _build_license(self, license_source: LicenseSource) -> Artifact:
+        found = self._existing("license", "license", license_source.fingerprint)
+        if found:
+            return found
+        with self._cache.writing() as (stream, store):
+            digest = write_artifact(
+                license_source.files, stream, expected=license_source.content_digests
+            )
+            path = store(str(digest))
+        return self._dev.license.add("license", license_source.fingerprint, path, str(digest))
+
+    def finalize_release(self, release: Release, *, force: bool) -> Release:
+        """Record `release` (already named and versioned) as a final release."""
+        GitRepo(self.path).must_not_be_dirty(force=force)
+        manifest = release.manifest
+        if self.final_releases.contains(manifest.name, manifest.version):
+            raise ReleaseError(
+                f"Release '{manifest.name}' version '{manifest.version}' already exists"
+            )
+        tasks: list[Callable[[], Artifact]] = [
+            functools.partial(self._finalize, self._final.jobs, ref.name, ref.fingerprint,
+                              release.jobs[ref.name], ref.sha1)
+            for ref in manifest.jobs
+        ]
+        tasks += [
+            functools.partial(self._finalize, self._final.packages, ref.name, ref.fingerprint,
+                              release.packages[ref.name], ref.sha1)
+            for ref in manifest.packages
+        ]
+        artifacts = self._in_parallel(tasks)
+        final_jobs, final_packages = artifacts[: len(manifest.jobs)], artifacts[len(manifest.jobs) :]
+        license_artifact = None
+        if manifest.license and release.license:
+            license_artifact = self._finalize(
+                self._final.license, "license", manifest.license.fingerprint,
+                release.license, manifest.license.sha1,
+            )
+        final_manifest = attrs.evolve(
+            manifest,
+            jobs=tuple(attrs.evolve(ref, sha1=a.digest) for ref, a in zip(manifest.jobs, final_jobs, strict=True)),
+            packages=tuple(
+                attrs.evolve(ref, sha1=a.digest) for ref, a in zip(manifest.packages, final_packages, strict=True)
+            ),
+            license=_license_ref(license_artifact) if license_artifact else manifest.license,
+        )
+        self.final_releases.add(final_manifest)
+        return attrs.evolve(
+            release,
+            manifest=final_manifest,
+            jobs={a.name: a.path for a in final_jobs},
+            packages={a.name: a.path for a in final_packages},
+            license=license_artifact.path if license_artifact else release.license,
+        )
+
+    def _finalize(
+        self, store: ArtifactIndexStore, name: str, fingerprint: str, archive: Path, digest: str
+    ) -> Artifact:
+        found = store.find(name, fingerprint)
+        if found:
+            return found
+        cached = self._cache.verified(digest)
+        if cached is None:
+            with self._cache.writing() as (stream, keep), archive.open("rb") as source:
+                shutil.copyfileobj(source, stream)
+                cached = keep(digest)
+        return store.add(name, fingerprint, cached, digest)
+
+    def release_from_manifest(self, manifest_path: Path) -> Release:
+        """The release a ``dev_releases``/``releases`` manifest describes, from the indexes."""
+        try:
+            text = manifest_path.read_bytes()
+        except OSError as exc:
+            raise ReleaseError(f"Cannot read release manifest '{manifest_path}': {exc.strerror}") from None
+        manifest = serialization.structure(
+            serialization.load_yaml(text, source=str(manifest_path)),
+            ReleaseManifest,
+            source=str(manifest_path),
+        )
+
+        def located(kind: str, name: str, fingerprint: str) -> Path:
+            found = self._existing(kind, name, fingerprint)
+            if found is None:
+                raise ReleaseError(f"Expected to find '{name}/{fingerprint}'")
+            return found.path
+
+        return Release(
+            manifest,
+            jobs={ref.name: located("jobs", ref.name, ref.fingerprint) for ref in manifest.jobs},
+            packages={
+                ref.name: located("packages", ref.name, ref.fingerprint) for ref in manifest.packages
+            },
+            license=(
+                located("license", "license", manifest.license.fingerprint)
+                if manifest.license
+                else None
+            ),
+        )
+
+
+def _license_ref(artifact: Artifact | None) -> LicenseRef | None:
+    if artifact is None:
+        return None
+    return LicenseRef(artifact.fingerprint, artifact.fingerprint, artifact.digest)
+
+
+def write_release_tarball(release: Release, destination: Path) -> None:
+    """Write the release tarball: release.MF, jobs/, packages/, compiled_packages/, license."""
+    manifest = release.manifest
+    document = serialization.dump_yaml(serialization.unstructure(manifest)).encode()
+    groups: list[tuple[str, Sequence[JobRef | PackageRef | CompiledPackageRef], dict[str, Path]]] = [
+        ("jobs", manifest.jobs, release.jobs),
+        ("packages", manifest.packages, release.packages),
+        ("compiled_packages", manifest.compiled_packages, release.compiled_packages),
+    ]
+    with write_atomically(destination) as stream, TarGzWriter(
+        stream, compress=not manifest.no_compression
+    ) as writer:
+        writer.add_bytes("release.MF", document)
+        for directory, refs, archives in groups:
+            if not refs:
+                continue
+            writer.add_directory(f"{directory}/")
+            for ref in refs:
+                writer.add_file(f"{directory}/{ref.name}.tgz", archives[ref.name], mode=0o644)
+        if release.license is not None:
+            writer.add_file("license.tgz", release.license, mode=0o644)
+            _add_license_files(writer, release.license)
+
+
+def _add_license_files(writer: TarGzWriter, license_archive: Path) -> None:
+    """Copy LICENSE*/NOTICE* out of the license archive to the top of the release tarball."""
+    with tarfile.open(license_archive, "r:*") as archive:
+        for member in archive:
+            name = member.name.removeprefix("./")
+            if member.isfile() and "/" not in name and name.startswith(("LICENSE", "NOTICE")):
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    writer.add_bytes(name, extracted.read())
