@@ -25,6 +25,7 @@ from bosh_core.models.release import (
     CompiledPackageRef,
     JobRef,
     LicenseRef,
+    PackageLock,
     PackageRef,
     ReleaseManifest,
 )
@@ -293,6 +294,54 @@ class ReleaseDir:
                 shutil.copyfileobj(source, stream)
                 cached = keep(digest)
         return store.add(name, fingerprint, cached, digest)
+
+    def latest_release(self) -> Release:
+        """The newest dev or final release of the directory's default name."""
+        name = self.default_name()
+        dev, final = self.dev_releases.last_version(name), self.final_releases.last_version(name)
+        if dev is None and final is None:
+            raise ReleaseError(
+                f"Expected to find at least one dev or final version of release '{name}'"
+                f" in '{self.path}'"
+            )
+        index = self.final_releases if dev is None or (final and final > dev) else self.dev_releases
+        version = final if index is self.final_releases else dev
+        return self.release_from_manifest(index.manifest_path(name, str(version)))
+
+    def vendor_package(self, source: ReleaseDir, package_name: str, *, prefix: str = "") -> None:
+        """Copy a package (and what it depends on) of `source`'s newest release as final
+        builds of this directory, leaving a ``spec.lock`` for each in ``packages/``."""
+        release = source.latest_release()
+        refs = {ref.name: ref for ref in release.manifest.packages}
+        if package_name not in refs:
+            raise ReleaseError(f"Expected to find package '{package_name}'")
+        wanted: dict[str, PackageRef] = {}
+        pending = [package_name]
+        while pending:
+            ref = refs[pending.pop()]
+            if ref.name not in wanted:
+                wanted[ref.name] = ref
+                pending.extend(ref.dependencies)
+
+        def renamed(name: str) -> str:
+            return f"{prefix}-{name}" if prefix else name
+
+        for ref in wanted.values():
+            self._finalize(
+                self._final.packages,
+                renamed(ref.name),
+                ref.fingerprint,
+                release.packages[ref.name],
+                ref.sha1,
+            )
+        for ref in wanted.values():
+            package_dir = self.path / "packages" / renamed(ref.name)
+            shutil.rmtree(package_dir, ignore_errors=True)
+            lock = PackageLock(
+                renamed(ref.name), ref.fingerprint, tuple(renamed(d) for d in ref.dependencies)
+            )
+            with write_atomically(package_dir / "spec.lock") as stream:
+                stream.write(serialization.dump_yaml(serialization.unstructure(lock)).encode())
 
     def release_from_manifest(self, manifest_path: Path) -> Release:
         """The release a ``dev_releases``/``releases`` manifest describes, from the indexes."""

@@ -1,0 +1,181 @@
+"""create-release and finalize-release."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.release_tables import print_release_tables
+from bosh_cli.ui import UI
+from bosh_core.errors import ReleaseError
+from bosh_core.models.version import Version
+from bosh_core.release.releasedir import Release, ReleaseDir, write_release_tarball
+from bosh_core.release.tarball import read_release_tarball
+
+__all__ = ["COMMANDS"]
+
+
+class IndexLines:
+    """Reports index activity with the reference CLI's wording."""
+
+    def __init__(self, ui: UI) -> None:
+        self._ui = ui
+
+    def adding(self, kind: str, description: str) -> None:
+        self._ui.begin_line(f"Adding {kind} '{description}'...\n")
+
+    def added(self, kind: str, description: str, *, failed: bool) -> None:
+        if failed:
+            self._ui.error_line(f"Failed adding {kind} '{description}'\n")
+        else:
+            self._ui.begin_line(f"Added {kind} '{description}'\n")
+
+    def transfer_started(self, direction: str, description: str, digest: str) -> None:
+        self._ui.begin_line(f"-- Started {direction}ing '{description}' (sha1={digest})\n")
+
+    def transfer_finished(
+        self, direction: str, description: str, digest: str, *, failed: bool
+    ) -> None:
+        outcome = "Failed" if failed else "Finished"
+        line = f"-- {outcome} {direction}ing '{description}' (sha1={digest})\n"
+        (self._ui.error_line if failed else self._ui.begin_line)(line)
+
+    def release_added(self, index: str, description: str, *, failed: bool) -> None:
+        if failed:
+            self._ui.error_line(f"Failed adding {index} release '{description}'")
+        else:
+            self._ui.print_line(f"Added {index} release '{description}'")
+
+
+def _release_dir(cli: CLIContext, directory: str) -> ReleaseDir:
+    from bosh_cli.commands.blobs import BlobsLines
+
+    return ReleaseDir(
+        Path(directory).expanduser().absolute(),
+        cache_dir=Path("~/.bosh/cache").expanduser(),
+        reporter=IndexLines(cli.ui),
+        blobs_reporter=BlobsLines(cli.ui),
+        parallel=cli.session.parallel,
+    )
+
+
+def _version(text: str | None) -> Version | None:
+    return Version.parse(text) if text else None
+
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    help="Release directory path if not current working directory",
+)
+
+
+@click.command("create-release", short_help="Create release")
+@click.argument("manifest", required=False, metavar="[PATH]")
+@dir_option
+@click.option("--name", help="Custom release name")
+@click.option("--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)")
+@click.option(
+    "--timestamp-version",
+    is_flag=True,
+    help="Create release with the timestamp as the dev version (e.g.: 1+dev.TIMESTAMP)",
+)
+@click.option("--final", is_flag=True, help="Make it a final release")
+@click.option("--tarball", help="Create release tarball at path (e.g. /tmp/release.tgz)")
+@click.option("--force", is_flag=True, help="Ignore Git dirty state check")
+@pass_cli
+def create_release(
+    cli: CLIContext,
+    manifest: str | None,
+    directory: str,
+    name: str | None,
+    version_text: str | None,
+    timestamp_version: bool,
+    final: bool,
+    tarball: str | None,
+    force: bool,
+) -> None:
+    """Build a dev or final release from a release directory (or a release manifest)."""
+    release_dir = _release_dir(cli, directory)
+    version = _version(version_text)
+    if manifest:
+        if not manifest.endswith(".yml"):
+            raise ReleaseError(
+                f"Expected '{manifest}' to be a release manifest"
+                " (dev_releases/<name>/<name>-<version>.yml or releases/...)"
+            )
+        release = release_dir.release_from_manifest(Path(manifest))
+    else:
+        release_name = name or release_dir.default_name()
+        release = release_dir.build_release(
+            name=release_name,
+            version=version
+            or release_dir.next_dev_version(release_name, timestamp=timestamp_version),
+            force=force,
+        )
+        if final:
+            final_version = version or release_dir.next_final_version(release_name)
+            release = release_dir.finalize_release(
+                release.renamed(name=release_name, version=str(final_version)), force=force
+            )
+
+    archive = None
+    if tarball:
+        path = Path(tarball).expanduser().absolute()
+        archive = str(path).replace("((name))", release.manifest.name)
+        archive = archive.replace("((version))", release.manifest.version)
+        write_release_tarball(release, Path(archive))
+    print_release_tables(cli.ui, release.manifest, archive=archive)
+
+
+@click.command("finalize-release", short_help="Create final release from dev release tarball")
+@click.argument("path", metavar="PATH")
+@dir_option
+@click.option("--name", help="Custom release name")
+@click.option("--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)")
+@click.option("--force", is_flag=True, help="Ignore Git dirty state check")
+@pass_cli
+def finalize_release(
+    cli: CLIContext,
+    path: str,
+    directory: str,
+    name: str | None,
+    version_text: str | None,
+    force: bool,
+) -> None:
+    """Record a release tarball as the next final release of the release directory."""
+    release_dir = _release_dir(cli, directory)
+    with tempfile.TemporaryDirectory(prefix="bosh-finalize-") as scratch:
+        archive = read_release_tarball(Path(path).expanduser(), into=Path(scratch))
+        manifest = archive.manifest
+        release = Release(
+            manifest,
+            jobs={ref.name: archive.job_archive(ref.name) for ref in manifest.jobs},
+            packages={ref.name: archive.package_archive(ref.name) for ref in manifest.packages},
+            license=archive.license_archive(),
+        )
+        release_name = name or manifest.name
+        version = _version(version_text) or release_dir.next_final_version(release_name)
+        release = release_dir.finalize_release(
+            release.renamed(name=release_name, version=str(version)), force=force
+        )
+    print_release_tables(cli.ui, release.manifest)
+
+
+@click.command("vendor-package", short_help="Vendor package")
+@click.argument("package", metavar="PACKAGE")
+@click.argument("source", metavar="SRC-DIR", default=".")
+@dir_option
+@click.option("--prefix", default="", help="Prefix to add to the package name")
+@pass_cli
+def vendor_package(cli: CLIContext, package: str, source: str, directory: str, prefix: str) -> None:
+    """Copy a package of another release directory's newest release into this one."""
+    _release_dir(cli, directory).vendor_package(_release_dir(cli, source), package, prefix=prefix)
+
+
+COMMANDS = [create_release, finalize_release, vendor_package]

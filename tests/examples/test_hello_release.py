@@ -1,0 +1,358 @@
+"""The sample release (examples/hello-release) and its deployment manifest are well-formed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from bosh_core import serialization
+from bosh_core.models.release import JobSpec, PackageSpec
+from bosh_core.release.config import load_release_config
+from bosh_core.release.git import GITIGNORE
+from bosh_core.release.source import read_release_source
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+RELEASE = EXAMPLES / "hello-release"
+JOB = RELEASE / "jobs" / "hello"
+APP = RELEASE / "src" / "hello-app" / "hello_app.py"
+LAUNCHER = RELEASE / "src" / "python-runtime" / "bin" / "python"
+SCRIPT_TEMPLATES = ("ctl.erb", "pre-start.erb", "drain.erb")
+ERB_TAG = re.compile(r"<%(.*?)%>", re.DOTALL)
+
+needs_ruby = pytest.mark.skipif(
+    shutil.which("ruby") is None or shutil.which("erb") is None,
+    reason="ruby and erb are not installed (apt-get install ruby): ERB templates not compiled",
+)
+
+
+def load(path: Path, cls: type[Any]) -> Any:
+    source = str(path.relative_to(EXAMPLES))
+    return serialization.structure(
+        serialization.load_yaml(path.read_bytes(), source=source), cls, source=source
+    )
+
+
+def job_spec() -> JobSpec:
+    spec: JobSpec = load(JOB / "spec", JobSpec)
+    return spec
+
+
+@pytest.fixture(scope="module")
+def hello_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hello_app", APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Keep __pycache__ out of the release's src/ (create-release would see a dirty tree).
+    previous, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = previous
+    return module
+
+
+@pytest.fixture
+def serve(hello_app: ModuleType) -> Iterator[Any]:
+    servers = []
+
+    def start(config: dict[str, Any]) -> str:
+        server = hello_app.make_server(config, host="127.0.0.1")
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def test_job_spec() -> None:
+    spec = job_spec()
+
+    assert spec.name == JOB.name
+    assert spec.templates == {
+        "ctl.erb": "bin/ctl",
+        "pre-start.erb": "bin/pre-start",
+        "drain.erb": "bin/drain",
+        "hello.json.erb": "config/hello.json",
+    }
+    assert sorted(p.name for p in (JOB / "templates").iterdir()) == sorted(spec.templates)
+    assert spec.packages == ("python-runtime", "hello-app")
+    assert spec.properties["port"]["default"] == 8080
+    assert "message" in spec.properties
+    assert spec.provides == ({"name": "hello", "type": "http", "properties": ["port"]},)
+    assert (JOB / "monit").read_text().startswith("check process hello\n")
+
+
+def test_package_specs() -> None:
+    specs = {
+        directory.name: load(directory / "spec", PackageSpec)
+        for directory in (RELEASE / "packages").iterdir()
+    }
+
+    assert {name: spec.name for name, spec in specs.items()} == {
+        "hello-app": "hello-app",
+        "python-runtime": "python-runtime",
+    }
+    assert specs["hello-app"].dependencies == ("python-runtime",)
+    assert specs["python-runtime"].dependencies == ()
+
+
+def test_the_release_reader_accepts_the_directory() -> None:
+    source = read_release_source(RELEASE)
+
+    assert [job.name for job in source.jobs] == ["hello"]
+    assert {package.name: package.dependencies for package in source.packages} == {
+        "hello-app": ("python-runtime",),
+        "python-runtime": (),
+    }
+
+
+def test_release_config() -> None:
+    config = load_release_config(RELEASE)
+
+    assert config.release_name() == "hello"
+    assert config.blobstore_provider == "local"
+    assert Path(config.blobstore_options["blobstore_path"]).is_absolute()
+    assert (RELEASE / "config" / "blobs.yml").read_text() == "--- {}\n"
+    assert (RELEASE / ".gitignore").read_text() == GITIGNORE
+
+
+def test_exactly_the_scripts_have_run_bits() -> None:
+    executable = {
+        str(path.relative_to(RELEASE))
+        for path in RELEASE.rglob("*")
+        if path.is_file() and path.stat().st_mode & stat.S_IXUSR
+    }
+
+    assert executable == {
+        "jobs/hello/templates/ctl.erb",
+        "jobs/hello/templates/drain.erb",
+        "jobs/hello/templates/pre-start.erb",
+        "src/python-runtime/bin/python",
+    }
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in (JOB / "templates").iterdir()))
+def test_templates_use_only_declared_properties_and_links(template: str) -> None:
+    spec = job_spec()
+    text = (JOB / "templates" / template).read_text()
+    assert text.count("<%") == text.count("%>") == len(ERB_TAG.findall(text))
+    code = " ".join(ERB_TAG.findall(text))
+    links = {link["name"] for link in (*spec.consumes, *spec.provides)}
+
+    for name in re.findall(r"""\bp\(\s*["']([^"']+)["']""", code):
+        assert name in spec.properties, f"{template} reads undeclared property {name!r}"
+    for name in re.findall(r"""\blink\(\s*["']([^"']+)["']""", code):
+        assert name in links, f"{template} uses undeclared link {name!r}"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        LAUNCHER,
+        RELEASE / "packages" / "python-runtime" / "packaging",
+        RELEASE / "packages" / "hello-app" / "packaging",
+    ],
+    ids=lambda path: str(path.relative_to(RELEASE)),
+)
+def test_shell_scripts_parse(script: Path) -> None:
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no /usr/bin/python3 here")
+def test_the_launcher_runs_python3() -> None:
+    result = subprocess.run(
+        [str(LAUNCHER), "-c", "import sys; print(sys.version_info >= (3, 8))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == "True\n"
+
+
+def test_app_serves_the_message(serve: Any) -> None:
+    url = serve({"port": 0, "message": "hi there"})
+
+    assert get(url + "/") == (200, "text/plain; charset=utf-8", "hi there\n")
+    assert get(url + "/?probe=1")[2] == "hi there\n"
+
+
+def test_app_serves_its_identity_and_peers(serve: Any) -> None:
+    instance = {"name": "hello", "index": 1}
+    url = serve({"port": 0, "message": "m", "instance": instance, "peers": ["http://a:1"]})
+
+    status, content_type, body = get(url + "/info")
+
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {"instance": instance, "peers": ["http://a:1"]}
+
+
+def test_app_answers_404_elsewhere(serve: Any) -> None:
+    url = serve({"port": 0, "message": "m"})
+    assert get(url + "/nope")[0] == 404
+
+
+def test_app_main_serves_until_terminated(tmp_path: Path) -> None:
+    config = tmp_path / "hello.json"
+    config.write_text(json.dumps({"port": 0, "message": "from main"}))
+    process = subprocess.Popen(
+        [sys.executable, "-B", str(APP), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        port = int(line.rsplit(" ", 1)[1])
+        assert get(f"http://127.0.0.1:{port}/")[2] == "from main\n"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_deployment_manifest() -> None:
+    manifest = serialization.load_yaml(
+        (EXAMPLES / "hello-deployment.yml").read_bytes(), source="hello-deployment.yml"
+    )
+
+    assert manifest["releases"] == [{"name": "hello", "version": "latest"}]
+    assert manifest["stemcells"] == [
+        {"alias": "default", "os": "ubuntu-jammy", "version": "latest"}
+    ]
+    assert {"canaries", "max_in_flight", "canary_watch_time", "update_watch_time"} <= set(
+        manifest["update"]
+    )
+    [group] = manifest["instance_groups"]
+    assert group["instances"] == 2
+    assert group["azs"] == ["z1"]
+    assert group["vm_type"] == "default"
+    assert group["stemcell"] == "default"
+    assert group["networks"] == [{"name": "default"}]
+    [job] = group["jobs"]
+    assert (job["name"], job["release"]) == ("hello", load_release_config(RELEASE).release_name())
+    assert set(job["properties"]) <= set(job_spec().properties)
+
+
+# Renders a template the way the director does (ERB, trim mode "-") against a context given
+# as JSON on stdin: properties for p(), the spec.* fields and links with instances.
+RENDER_RB = """
+require "erb"
+require "json"
+require "ostruct"
+
+class Link
+  def initialize(link) @link = link end
+  def instances() @link["instances"].map { |instance| OpenStruct.new(instance) } end
+  def p(name) @link["properties"].fetch(name) end
+end
+
+class Context
+  def initialize(context) @context = context end
+  def spec() OpenStruct.new(@context["spec"]) end
+  def p(name) @context["properties"].fetch(name) end
+  def link(name) Link.new(@context["links"].fetch(name)) end
+  def render(path) ERB.new(File.read(path), trim_mode: "-").result(binding) end
+end
+
+print Context.new(JSON.parse($stdin.read)).render(ARGV[0])
+"""
+
+
+def render(template: str, tmp_path: Path) -> str:
+    spec = job_spec()
+    properties = {name: schema.get("default") for name, schema in spec.properties.items()}
+    context = {
+        "properties": {**properties, "message": "rendered"},
+        "spec": {
+            "deployment": "hello",
+            "name": "hello",
+            "index": 0,
+            "id": "a1b2",
+            "az": "z1",
+            "address": "10.0.0.10",
+        },
+        "links": {
+            "peers": {
+                "instances": [{"address": "10.0.0.10"}, {"address": "10.0.0.11"}],
+                "properties": {"port": properties["port"]},
+            }
+        },
+    }
+    script = tmp_path / "render.rb"
+    script.write_text(RENDER_RB)
+    result = subprocess.run(
+        ["ruby", str(script), str(JOB / "templates" / template)],
+        input=json.dumps(context),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@needs_ruby
+@pytest.mark.parametrize("template", sorted(p.name for p in (JOB / "templates").iterdir()))
+def test_erb_templates_compile(template: str) -> None:
+    ruby_source = subprocess.run(
+        ["erb", "-x", "-T", "-", str(JOB / "templates" / template)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = subprocess.run(["ruby", "-c"], input=ruby_source, capture_output=True, text=True)
+    assert result.stdout.strip() == "Syntax OK", result.stderr
+
+
+@needs_ruby
+@pytest.mark.parametrize("template", SCRIPT_TEMPLATES)
+def test_rendered_scripts_parse(template: str, tmp_path: Path) -> None:
+    script = tmp_path / template.removesuffix(".erb")
+    script.write_text(render(template, tmp_path))
+    assert script.read_text().startswith("#!/bin/bash\n")
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+@needs_ruby
+def test_rendered_drain_prints_zero(tmp_path: Path) -> None:
+    script = tmp_path / "drain"
+    script.write_text(render("drain.erb", tmp_path))
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
+    assert result.stdout == "0\n"
+
+
+@needs_ruby
+def test_rendered_config_drives_the_app(tmp_path: Path, serve: Any) -> None:
+    config = json.loads(render("hello.json.erb", tmp_path))
+
+    assert config["port"] == 8080
+    assert config["peers"] == ["http://10.0.0.10:8080", "http://10.0.0.11:8080"]
+    assert config["instance"]["az"] == "z1"
+    url = serve({**config, "port": 0})
+    assert get(url + "/")[2] == "rendered\n"
