@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import attrs
 
@@ -104,6 +104,8 @@ def file_digest(path: Path, algorithm: str = DEFAULT_ALGORITHM) -> Digest:
         return stream_digest(stream, algorithm)
 
 
-def stream_digest(stream: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> Digest:
-    return Digest(algorithm, hashlib.file_digest(stream, algorithm).hexdigest())
-
+def stream_digest(stream: IO[bytes], algorithm: str = DEFAULT_ALGORITHM) -> Digest:
+    hasher = hashlib.new(algorithm)
+    while chunk := stream.read(1 << 20):
+        hasher.update(chunk)
+    return Digest(algorithm, hasher.hexdigest())

@@ -241,11 +241,12 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:
 
 def register_renames(cls: type[Any], renames: Mapping[str, str]) -> None:
     """Map attribute names to document keys (e.g. ``format_version`` -> ``format-version``)."""
-    overrides = {attr: cattrs.gen.override(rename=key) for attr, key in renames.items()}
+    overrides: dict[str, Any] = {
+        attr: cattrs.gen.override(rename=key) for attr, key in renames.items()
+    }
     converter.register_structure_hook(
         cls, cattrs.gen.make_dict_structure_fn(cls, converter, **overrides)
     )
     converter.register_unstructure_hook(
         cls, cattrs.gen.make_dict_unstructure_fn(cls, converter, **overrides)
     )
-

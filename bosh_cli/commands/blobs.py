@@ -139,7 +139,7 @@ def remove_blob(cli: CLIContext, blobs_path: str, directory: str) -> None:
 def sync_blobs(cli: CLIContext, directory: str) -> None:
     """Download the blobs that blobs/ lacks (or holds with other bytes)."""
     with _failing_as("Downloading blobs"):
-        _blobs_dir(cli, directory).sync(parallel=cli.session.parallel)
+        _blobs_dir(cli, directory).sync(parallel=cli.options.parallel)
 
 
 @click.command("upload-blobs", short_help="Upload blobs")

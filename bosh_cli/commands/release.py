@@ -58,7 +58,7 @@ def _release_dir(cli: CLIContext, directory: str) -> ReleaseDir:
         cache_dir=Path("~/.bosh/cache").expanduser(),
         reporter=IndexLines(cli.ui),
         blobs_reporter=BlobsLines(cli.ui),
-        parallel=cli.session.parallel,
+        parallel=cli.options.parallel,
     )
 
 
@@ -79,7 +79,9 @@ dir_option = click.option(
 @click.argument("manifest", required=False, metavar="[PATH]")
 @dir_option
 @click.option("--name", help="Custom release name")
-@click.option("--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)")
+@click.option(
+    "--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)"
+)
 @click.option(
     "--timestamp-version",
     is_flag=True,
@@ -137,7 +139,9 @@ def create_release(
 @click.argument("path", metavar="PATH")
 @dir_option
 @click.option("--name", help="Custom release name")
-@click.option("--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)")
+@click.option(
+    "--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)"
+)
 @click.option("--force", is_flag=True, help="Ignore Git dirty state check")
 @pass_cli
 def finalize_release(

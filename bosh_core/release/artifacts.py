@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from bosh_core.digest import Digest
 from bosh_core.errors import ReleaseError
@@ -39,7 +39,7 @@ def _tree_order(names: Sequence[str]) -> list[tuple[str, bool]]:
 
 def write_artifact(
     files: Sequence[SourceFile],
-    out: BinaryIO,
+    out: IO[bytes],
     *,
     expected: dict[str, Digest],
     compress: bool = True,

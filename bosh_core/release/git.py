@@ -81,7 +81,10 @@ class GitRepo:
         """Refuse local modifications unless `force`; return whether there are any."""
         modifications = self._local_modifications()
         if modifications and not force:
-            raise ReleaseError(f"Git repository has local modifications:\n\n{modifications}")
+            raise ReleaseError(
+                f"Git repository has local modifications:\n\n{modifications}\n\n"
+                "Commit them, or pass --force to build from the working tree as it is."
+            )
         return bool(modifications)
 
     def _local_modifications(self) -> str:

@@ -136,7 +136,14 @@ class ReleaseDir:
 
     def next_dev_version(self, name: str, *, timestamp: bool = False) -> Version:
         last = max(
-            (v for v in (self.dev_releases.last_version(name), self.final_releases.last_version(name)) if v),
+            (
+                v
+                for v in (
+                    self.dev_releases.last_version(name),
+                    self.final_releases.last_version(name),
+                )
+                if v
+            ),
             default=DEFAULT_DEV_VERSION,
         )
         version = last.increment_post_release(DEV_POST_RELEASE)
@@ -194,8 +201,12 @@ class ReleaseDir:
         return built[: len(jobs)], built[len(jobs) :]
 
     def _existing(self, kind: str, name: str, fingerprint: str) -> Artifact | None:
-        dev, final = (getattr(indexes, kind) for indexes in (self._dev, self._final))
-        return dev.find(name, fingerprint) or final.find(name, fingerprint)
+        for indexes in (self._dev, self._final):
+            store: ArtifactIndexStore = getattr(indexes, kind)
+            found = store.find(name, fingerprint)
+            if found is not None:
+                return found
+        return None
 
     def _build_job(self, job: JobSource) -> Artifact:
         found = self._existing("jobs", job.name, job.fingerprint)
@@ -248,28 +259,50 @@ class ReleaseDir:
                 f"Release '{manifest.name}' version '{manifest.version}' already exists"
             )
         tasks: list[Callable[[], Artifact]] = [
-            functools.partial(self._finalize, self._final.jobs, ref.name, ref.fingerprint,
-                              release.jobs[ref.name], ref.sha1)
+            functools.partial(
+                self._finalize,
+                self._final.jobs,
+                ref.name,
+                ref.fingerprint,
+                release.jobs[ref.name],
+                ref.sha1,
+            )
             for ref in manifest.jobs
         ]
         tasks += [
-            functools.partial(self._finalize, self._final.packages, ref.name, ref.fingerprint,
-                              release.packages[ref.name], ref.sha1)
+            functools.partial(
+                self._finalize,
+                self._final.packages,
+                ref.name,
+                ref.fingerprint,
+                release.packages[ref.name],
+                ref.sha1,
+            )
             for ref in manifest.packages
         ]
         artifacts = self._in_parallel(tasks)
-        final_jobs, final_packages = artifacts[: len(manifest.jobs)], artifacts[len(manifest.jobs) :]
+        final_jobs, final_packages = (
+            artifacts[: len(manifest.jobs)],
+            artifacts[len(manifest.jobs) :],
+        )
         license_artifact = None
         if manifest.license and release.license:
             license_artifact = self._finalize(
-                self._final.license, "license", manifest.license.fingerprint,
-                release.license, manifest.license.sha1,
+                self._final.license,
+                "license",
+                manifest.license.fingerprint,
+                release.license,
+                manifest.license.sha1,
             )
         final_manifest = attrs.evolve(
             manifest,
-            jobs=tuple(attrs.evolve(ref, sha1=a.digest) for ref, a in zip(manifest.jobs, final_jobs, strict=True)),
+            jobs=tuple(
+                attrs.evolve(ref, sha1=a.digest)
+                for ref, a in zip(manifest.jobs, final_jobs, strict=True)
+            ),
             packages=tuple(
-                attrs.evolve(ref, sha1=a.digest) for ref, a in zip(manifest.packages, final_packages, strict=True)
+                attrs.evolve(ref, sha1=a.digest)
+                for ref, a in zip(manifest.packages, final_packages, strict=True)
             ),
             license=_license_ref(license_artifact) if license_artifact else manifest.license,
         )
@@ -348,7 +381,9 @@ class ReleaseDir:
         try:
             text = manifest_path.read_bytes()
         except OSError as exc:
-            raise ReleaseError(f"Cannot read release manifest '{manifest_path}': {exc.strerror}") from None
+            raise ReleaseError(
+                f"Cannot read release manifest '{manifest_path}': {exc.strerror}"
+            ) from None
         manifest = serialization.structure(
             serialization.load_yaml(text, source=str(manifest_path)),
             ReleaseManifest,
@@ -365,7 +400,8 @@ class ReleaseDir:
             manifest,
             jobs={ref.name: located("jobs", ref.name, ref.fingerprint) for ref in manifest.jobs},
             packages={
-                ref.name: located("packages", ref.name, ref.fingerprint) for ref in manifest.packages
+                ref.name: located("packages", ref.name, ref.fingerprint)
+                for ref in manifest.packages
             },
             license=(
                 located("license", "license", manifest.license.fingerprint)
@@ -381,27 +417,36 @@ def _license_ref(artifact: Artifact | None) -> LicenseRef | None:
     return LicenseRef(artifact.fingerprint, artifact.fingerprint, artifact.digest)
 
 
+_MEMBER_ARCHIVE_MODE = 0o600
+"""Mode of jobs/*.tgz, packages/*.tgz and license.tgz in a release tarball, as the reference writes."""
+
+
 def write_release_tarball(release: Release, destination: Path) -> None:
     """Write the release tarball: release.MF, jobs/, packages/, compiled_packages/, license."""
     manifest = release.manifest
     document = serialization.dump_yaml(serialization.unstructure(manifest)).encode()
-    groups: list[tuple[str, Sequence[JobRef | PackageRef | CompiledPackageRef], dict[str, Path]]] = [
+    groups: list[
+        tuple[str, Sequence[JobRef | PackageRef | CompiledPackageRef], dict[str, Path]]
+    ] = [
         ("jobs", manifest.jobs, release.jobs),
         ("packages", manifest.packages, release.packages),
         ("compiled_packages", manifest.compiled_packages, release.compiled_packages),
     ]
-    with write_atomically(destination) as stream, TarGzWriter(
-        stream, compress=not manifest.no_compression
-    ) as writer:
+    with (
+        write_atomically(destination) as stream,
+        TarGzWriter(stream, compress=not manifest.no_compression) as writer,
+    ):
         writer.add_bytes("release.MF", document)
         for directory, refs, archives in groups:
             if not refs:
                 continue
             writer.add_directory(f"{directory}/")
             for ref in refs:
-                writer.add_file(f"{directory}/{ref.name}.tgz", archives[ref.name], mode=0o644)
+                writer.add_file(
+                    f"{directory}/{ref.name}.tgz", archives[ref.name], mode=_MEMBER_ARCHIVE_MODE
+                )
         if release.license is not None:
-            writer.add_file("license.tgz", release.license, mode=0o644)
+            writer.add_file("license.tgz", release.license, mode=_MEMBER_ARCHIVE_MODE)
             _add_license_files(writer, release.license)
 
 

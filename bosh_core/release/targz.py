@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import IO, Self
 
 from bosh_core.digest import Digest
 from bosh_core.errors import ReleaseError
@@ -71,7 +71,7 @@ def _deflate_chunk(data: bytes, window: bytes, level: int) -> bytes:
 class _GzipSink:
     """Ordered parallel gzip of whole chunks into `out`, hashing what it writes."""
 
-    def __init__(self, out: BinaryIO, *, level: int, compress: bool) -> None:
+    def __init__(self, out: IO[bytes], *, level: int, compress: bool) -> None:
         self._out = out
         self._level = level
         self._compress = compress
@@ -118,7 +118,7 @@ class TarGzWriter:
 
     def __init__(
         self,
-        out: BinaryIO,
+        out: IO[bytes],
         *,
         compress: bool = True,
         level: int = 6,

@@ -110,7 +110,9 @@ def test_local_modifications_are_refused_unless_forced(repo: Path, change: str) 
     assert GitRepo(repo).is_dirty() is True
     with pytest.raises(ReleaseError) as caught:
         GitRepo(repo).must_not_be_dirty(force=False)
-    assert str(caught.value) == f"Git repository has local modifications:\n\n{status}"
+    assert str(caught.value).startswith(
+        f"Git repository has local modifications:\n\n{status}\n\nCommit them, or pass --force"
+    )
     assert GitRepo(repo).must_not_be_dirty(force=True) is True
 
 

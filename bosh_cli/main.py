@@ -1,0 +1,208 @@
+"""The ``bosh`` command: global options, command registry, and how failures end."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from bosh_cli.commands import authoring, blobs, inspect, release
+from bosh_cli.context import CLIContext, GlobalOptions
+from bosh_cli.ui import UI
+from bosh_core.errors import BoshError
+
+__all__ = ["cli", "main"]
+
+# Global options may come anywhere on the command line, as with the reference CLI:
+# ``bosh create-release --tty --force`` is ``bosh --tty create-release --force``.
+_GLOBAL_FLAGS = {"--json", "--tty", "--no-color", "-n", "--non-interactive", "--sha2", "--debug"}
+_GLOBAL_VALUED = {
+    "-e",
+    "--environment",
+    "--ca-cert",
+    "--client",
+    "--client-secret",
+    "-d",
+    "--deployment",
+    "--config",
+    "--column",
+    "--parallel",
+}
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options found after the command name in front of it."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in _GLOBAL_FLAGS:
+            hoisted.append(arg)
+        elif name in _GLOBAL_VALUED:
+            hoisted.append(arg)
+            if "=" not in arg and index + 1 < len(args):
+                index += 1
+                hoisted.append(args[index])
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+class _BoshGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
+def _is_debug() -> bool:
+    return os.environ.get("BOSH_LOG_LEVEL", "").lower() == "debug"
+
+
+@click.group(
+    cls=_BoshGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="bosh-py", prog_name="bosh", message="version %(version)s")
+@click.option(
+    "-e", "--environment", envvar="BOSH_ENVIRONMENT", help="Director environment name or URL"
+)
+@click.option("--ca-cert", envvar="BOSH_CA_CERT", help="Director CA certificate path or value")
+@click.option("--client", envvar="BOSH_CLIENT", help="Override username or UAA client")
+@click.option(
+    "--client-secret", envvar="BOSH_CLIENT_SECRET", help="Override password or UAA client secret"
+)
+@click.option("-d", "--deployment", envvar="BOSH_DEPLOYMENT", help="Deployment name")
+@click.option(
+    "--config",
+    envvar="BOSH_CONFIG",
+    default="~/.bosh/config",
+    show_default=True,
+    help="Config file path",
+)
+@click.option("--column", "columns", multiple=True, help="Filter to show only given columns")
+@click.option("--json", "json_output", is_flag=True, help="Output as JSON")
+@click.option("--tty", is_flag=True, envvar="BOSH_TTY", help="Force TTY-like output")
+@click.option("--no-color", is_flag=True, help="Toggle colorized output")
+@click.option(
+    "-n",
+    "--non-interactive",
+    is_flag=True,
+    envvar="BOSH_NON_INTERACTIVE",
+    help="Don't ask for user input",
+)
+@click.option("--sha2", is_flag=True, envvar="BOSH_SHA2", help="Use SHA256 checksums (the default)")
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="The max number of parallel operations",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    environment: str | None,
+    ca_cert: str | None,
+    client: str | None,
+    client_secret: str | None,
+    deployment: str | None,
+    config: str,
+    columns: tuple[str, ...],
+    json_output: bool,
+    tty: bool,
+    no_color: bool,
+    non_interactive: bool,
+    sha2: bool,
+    parallel: int,
+    debug: bool,
+) -> None:
+    """BOSH: release engineering, deployment and lifecycle management."""
+    options = GlobalOptions(
+        environment=environment,
+        ca_cert=ca_cert,
+        client=client,
+        client_secret=client_secret,
+        deployment=deployment,
+        config=config,
+        json=json_output,
+        tty=tty,
+        no_color=no_color,
+        non_interactive=non_interactive,
+        columns=columns,
+        sha2=sha2,
+        parallel=parallel,
+        debug=debug or _is_debug(),
+    )
+    ui = UI(
+        tty=tty,
+        json_output=json_output,
+        color=not no_color,
+        interactive=not non_interactive,
+        columns=columns,
+    )
+    ctx.obj = CLIContext(ui=ui, options=options)
+
+
+for _module in (authoring, blobs, release, inspect):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run one command; exit 0 after ``Succeeded``, 1 after a one-line error."""
+    argv = list(sys.argv[1:] if args is None else args)
+    ctx = None
+    try:
+        with cli.make_context("bosh", argv) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.NoSuchOption as error:
+        _fail(ctx, f"unknown flag `{error.option_name.lstrip('-')}'")
+    except click.ClickException as error:
+        _fail(ctx, error.format_message())
+    except BoshError as error:
+        _fail(ctx, str(error))
+    except KeyboardInterrupt:
+        _fail(ctx, "Interrupted")
+    except Exception as error:
+        if _debug_requested(ctx, argv):
+            traceback.print_exc()
+        _fail(
+            ctx,
+            f"Unexpected error ({type(error).__name__}): {error}."
+            " Run again with --debug (or BOSH_LOG_LEVEL=debug) to see where.",
+        )
+    else:
+        ui = _ui_of(ctx)
+        ui.print_line("Succeeded")
+        ui.flush()
+
+
+def _ui_of(ctx: click.Context | None) -> UI:
+    obj = ctx.obj if ctx is not None else None
+    return obj.ui if isinstance(obj, CLIContext) else UI()
+
+
+def _debug_requested(ctx: click.Context | None, argv: Sequence[str]) -> bool:
+    obj = ctx.obj if ctx is not None else None
+    if isinstance(obj, CLIContext):
+        return obj.options.debug
+    return "--debug" in argv or _is_debug()
+
+
+def _fail(ctx: click.Context | None, message: str) -> None:
+    ui = _ui_of(ctx)
+    ui.error_line(message)
+    ui.error_line("Exit code 1")
+    ui.flush()
+    sys.exit(1)

@@ -1,0 +1,358 @@
+"""Everything the CLI prints: lines, blocks, tables, prompts, in the reference's three modes.
+
+- TTY (a terminal on stdout, or ``--tty``): lines as they come, tables with headers,
+  ``N <content>`` footers and two-space column borders; one blank line between a table
+  or a whole line and whatever comes next.
+- Not a TTY: for scripts. Lines are dropped (errors still go to stderr); tables print
+  their data only, tab-separated, first column filled on every row.
+- ``--json``: nothing is printed until :meth:`UI.flush`, which prints one object
+  ``{"Tables": [...], "Blocks": [...], "Lines": [...]}`` with every cell as a string.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import attrs
+
+from bosh_core.errors import BoshError
+
+__all__ = ["UI", "Cell", "Table", "header_key"]
+
+Cell = str | Sequence[str]
+"""A table cell: one string, or several shown one per line (joined by newlines in JSON)."""
+
+_EMPTY_CELL = "-"
+_RED = "\x1b[31m"
+_RESET = "\x1b[0m"
+
+
+def header_key(title: str) -> str:
+    """The JSON key of a column: its title lower-cased, other characters as ``_`` runs."""
+    cleaned = "".join(char.lower() if char.isalnum() else " " for char in title)
+    return "_".join(cleaned.split()) or "_"
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell if isinstance(cell, str) else "\n".join(cell)
+
+
+@attrs.frozen
+class Table:
+    """Rows under a header; ``content`` names the rows in the footer (``3 jobs``).
+
+    ``sort_by`` lists (column, ascending) pairs; ``transpose`` prints one
+    ``Title  value`` line per column instead (summary tables).
+    """
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[Cell]]
+    content: str = ""
+    notes: Sequence[str] | None = None
+    sort_by: Sequence[tuple[int, bool]] = ()
+    transpose: bool = False
+    title: str = ""
+
+    def sorted_rows(self) -> list[list[str]]:
+        """The rows as text, ordered as the reference orders them."""
+        rows = [[_cell_text(cell) for cell in row] for row in self.rows]
+        if not self.sort_by:
+            return rows
+        return sorted(rows, key=functools.cmp_to_key(self._compare))
+
+    def _compare(self, left: list[str], right: list[str]) -> int:
+        # The reference scores each sort column, earlier ones weighing more, and orders
+        # by total score rather than strictly column by column; kept for identical output.
+        left_score = right_score = 0
+        for position, (column, ascending) in enumerate(self.sort_by):
+            weight = (10 - position) * 10
+            a, b = left[column], right[column]
+            if a == b:
+                left_score += weight
+                right_score += weight
+            elif (a < b) == ascending:
+                left_score += weight
+            else:
+                right_score += weight
+        return -1 if left_score > right_score else (1 if right_score > left_score else 0)
+
+
+@attrs.define
+class _TextGrid:
+    """Aligns rows of text cells, multi-line cells spread over several lines."""
+
+    border: str
+    empty: str = _EMPTY_CELL
+    lines: list[list[str] | None] = attrs.Factory(list)
+    widths: dict[int, int] = attrs.Factory(dict)
+
+    def add(self, cells: Sequence[str | None]) -> None:
+        """Add one row; ``None`` cells are blank spacers (a row of only those is a blank line)."""
+        columns: list[list[str]] = []
+        for index, cell in enumerate(cells):
+            parts = [self.empty] if cell == "" else (cell or "").replace("\r", "").split("\n")
+            self.widths[index] = max(self.widths.get(index, 0), *(len(part) for part in parts))
+            columns.append(parts)
+        if all(cell is None for cell in cells):
+            self.lines.append(None)
+            return
+        height = max(len(parts) for parts in columns)
+        for line in range(height):
+            self.lines.append([parts[line] if line < len(parts) else "" for parts in columns])
+
+    def render(self) -> str:
+        out = []
+        for line in self.lines:
+            if line is None:
+                out.append("\n")
+                continue
+            last = len(line) - 1
+            out.append(
+                "".join(
+                    text
+                    + (
+                        self.border
+                        if index == last
+                        else " " * (self.widths[index] - len(text)) + self.border
+                    )
+                    for index, text in enumerate(line)
+                )
+                + "\n"
+            )
+        return "".join(out)
+
+
+def _render_table(table: Table, *, data_only: bool) -> str:
+    grid = _TextGrid(border="\t" if data_only else "  ")
+    rows = table.sorted_rows()
+    if not data_only:
+        _mark_repeated_first_column(rows)
+    if table.transpose:
+        for index, row in enumerate(rows):
+            for title, value in zip(table.header, row, strict=True):
+                grid.add([value] if data_only else [title, value])
+            if index < len(rows) - 1:
+                grid.add([None] if data_only else [None, None])
+    else:
+        if not data_only and table.header:
+            grid.add(list(table.header))
+        for row in rows:
+            grid.add(row)
+    text = grid.render()
+    if data_only:
+        return text
+    if table.title:
+        text = f"{table.title}\n\n{text}"
+    if table.notes:
+        text += "\n" + "".join(f"{note}\n" for note in table.notes)
+    if table.header and table.content.strip():
+        text += f"\n{len(table.rows)} {table.content}\n"
+    return text
+
+
+def _mark_repeated_first_column(rows: list[list[str]]) -> None:
+    previous = None
+    for row in rows:
+        if previous is not None and row[0] == previous:
+            row[0] = "~"
+        else:
+            previous = row[0]
+
+
+class UI:
+    """The CLI's output and prompts, configured once from the global options."""
+
+    def __init__(
+        self,
+        *,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        tty: bool = False,
+        json_output: bool = False,
+        color: bool = True,
+        interactive: bool = True,
+        prompt_input: TextIO | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+        self._input = prompt_input or sys.stdin
+        stdout_is_terminal = _is_terminal(self._out)
+        self.tty = bool(tty) or stdout_is_terminal
+        self.json = json_output
+        self._color = color and stdout_is_terminal and "NO_COLOR" not in os.environ
+        self.interactive = interactive
+        self._columns = columns
+        self._previous_mode: str | None = None
+        self._collected: dict[str, list[object] | None] = {
+            "Tables": None,
+            "Blocks": None,
+            "Lines": None,
+        }
+
+    # -- lines and blocks -------------------------------------------------------------
+
+    def print_line(self, text: str) -> None:
+        """A whole line, set apart from tables and raw output by a blank line."""
+        self._line(text, "auto", end="\n")
+
+    def begin_line(self, text: str) -> None:
+        """Raw text with no newline added (progress lines carry their own)."""
+        self._line(text, "raw", end="")
+
+    def end_line(self, text: str) -> None:
+        """Raw text that ends a line begun with :meth:`begin_line`."""
+        self._line(text, "raw", end="\n")
+
+    def error_line(self, text: str) -> None:
+        """An error line on stderr (red on a terminal); in JSON, one of ``Lines``."""
+        if self.json:
+            self._collect("Lines", text)
+            return
+        self._pad_before("auto")
+        self._err.write(f"{_RED}{text}{_RESET}\n" if self._color else f"{text}\n")
+        self._err.flush()
+
+    def print_block(self, text: str) -> None:
+        """Raw output kept as is (task output, files); in JSON, one of ``Blocks``."""
+        if self.json:
+            self._collect("Blocks", text)
+            return
+        self._pad_before("raw")
+        self._write(text)
+
+    def print_error_block(self, text: str) -> None:
+        """Like :meth:`print_block`, red on a terminal."""
+        self.print_block(f"{_RED}{text}{_RESET}" if self._color and not self.json else text)
+
+    def _line(self, text: str, mode: str, *, end: str) -> None:
+        if self.json:
+            self._collect("Lines", text)
+        elif self.tty:
+            self._pad_before(mode)
+            self._write(text + end)
+
+    # -- tables -----------------------------------------------------------------------
+
+    def print_table(self, table: Table) -> None:
+        """A table; with ``--column``, only the named columns (by title or JSON key)."""
+        if self._columns:
+            table = self._only_chosen_columns(table)
+        if self.json:
+            self._collect("Tables", _table_as_json(table))
+            return
+        self._pad_before("auto")
+        self._write(_render_table(table, data_only=not self.tty))
+
+    def _only_chosen_columns(self, table: Table) -> Table:
+        keep = set()
+        for wanted in self._columns:
+            found = [
+                index
+                for index, title in enumerate(table.header)
+                if wanted in (title, header_key(title))
+            ]
+            if not found:
+                available = ", ".join(header_key(title) for title in table.header)
+                raise BoshError(
+                    f"Failed to find header: {header_key(wanted)} (--column); "
+                    f"this table has: {available}"
+                )
+            keep.update(found[:1])
+        ordered = table.sorted_rows()
+        return attrs.evolve(
+            table,
+            header=[title for index, title in enumerate(table.header) if index in keep],
+            rows=[[cell for index, cell in enumerate(row) if index in keep] for row in ordered],
+            sort_by=(),
+        )
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def ask_for_confirmation(self, label: str = "Continue?") -> None:
+        """Ask yes/no; raise :class:`BoshError` ``Stopped`` unless the answer is yes.
+
+        With ``-n`` (non-interactive) the answer is yes without asking.
+        """
+        if not self.interactive:
+            return
+        if self.json:
+            raise BoshError("Cannot ask for confirmation in JSON output: pass -n")
+        answer = self.ask_for_text(f"{label} [yN]")
+        if answer.strip().lower() not in {"y", "yes"}:
+            raise BoshError("Stopped")
+
+    def ask_for_text(self, label: str) -> str:
+        if not self.interactive:
+            raise BoshError("Cannot ask for input in non-interactive UI")
+        if self.json:
+            raise BoshError("Cannot ask for input in JSON output")
+        self._pad_before("ask")
+        self._write(f"{label}: ")
+        answer = self._input.readline()
+        if not answer:
+            raise BoshError(f"No answer to '{label}': standard input is closed")
+        return answer.rstrip("\n")
+
+    # -- end ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Print what JSON mode collected (nothing otherwise)."""
+        if self.json and any(value is not None for value in self._collected.values()):
+            self._write(_go_json(self._collected))
+            self._collected = dict.fromkeys(self._collected)
+
+    def _collect(self, kind: str, item: object) -> None:
+        items = self._collected[kind]
+        if items is None:
+            items = self._collected[kind] = []
+        items.append(item)
+
+    def _pad_before(self, mode: str) -> None:
+        previous, self._previous_mode = self._previous_mode, mode
+        if previous is None or (previous == mode and mode in {"raw", "ask"}):
+            return
+        self._write("\n")
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+
+def _table_as_json(table: Table) -> dict[str, object]:
+    if table.header:
+        keys = [
+            header_key(title) if header_key(title) != "_" else str(index)
+            for index, title in enumerate(table.header)
+        ]
+        titles = list(table.header)
+    else:
+        width = len(table.rows[0]) if table.rows else 0
+        keys = [f"col_{index}" for index in range(width)]
+        titles = [""] * width
+    return {
+        "Content": table.content,
+        "Header": dict(sorted(zip(keys, titles, strict=True))),
+        "Rows": [dict(sorted(zip(keys, row, strict=True))) for row in table.sorted_rows()],
+        "Notes": list(table.notes) if table.notes is not None else None,
+    }
+
+
+def _go_json(document: object) -> str:
+    """JSON as Go's encoding/json indents it, HTML-sensitive characters escaped."""
+    text = json.dumps(document, indent=4, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,202 @@
+"""create-release and finalize-release against the reference CLI's recorded output."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import RunBosh
+
+ARCHIVE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _masked(text: str) -> str:
+    return ARCHIVE_DIGEST.sub("sha256:<archive digest>", text)
+
+
+def _without_sha1_lines(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("sha1:"))
+
+
+def test_second_dev_release_prints_what_the_reference_printed(
+    bosh: RunBosh, fixture_release: Path, conformance_dir: Path
+) -> None:
+    assert bosh("create-release", "--force", cwd=fixture_release).exit_code == 0
+    second = bosh("create-release", "--tty", "--force", cwd=fixture_release)
+    expected = (conformance_dir / "cli-output" / "create-release.tty.out").read_text()
+    assert second.exit_code == 0, second.stderr
+    assert _masked(second.stdout) == _masked(expected)
+
+
+def test_first_dev_release_json_matches_the_reference(
+    bosh: RunBosh, fixture_release: Path, conformance_dir: Path
+) -> None:
+    result = bosh("create-release", "--json", cwd=fixture_release)
+    expected = json.loads((conformance_dir / "cli-output" / "create-release.json").read_text())
+    actual = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(_masked(json.dumps(actual["Tables"]))) == json.loads(
+        _masked(json.dumps(expected["Tables"]))
+    )
+    assert actual["Blocks"] is expected["Blocks"] is None
+    # Jobs and packages build in parallel: the progress lines interleave as they finish.
+    assert sorted(actual["Lines"]) == sorted(expected["Lines"])
+    assert actual["Lines"][-2:] == expected["Lines"][-2:]
+    for line in actual["Lines"]:
+        if line.startswith(("Added job", "Added package")):
+            adding = line.replace("Added ", "Adding ", 1).replace("'\n", "'...\n")
+            assert actual["Lines"].index(adding) < actual["Lines"].index(line)
+
+
+def test_dev_release_files_match_the_reference(
+    bosh: RunBosh, fixture_release: Path, conformance_dir: Path
+) -> None:
+    assert bosh("create-release", cwd=fixture_release).exit_code == 0
+    written = fixture_release / "dev_releases" / "fixture" / "fixture-0+dev.1.yml"
+    expected = conformance_dir / "release-fingerprints" / "expected-dev-release.yml"
+    assert _without_sha1_lines(written.read_text()) == _without_sha1_lines(expected.read_text())
+    index = (fixture_release / "dev_releases" / "fixture" / "index.yml").read_text()
+    assert re.fullmatch(
+        r"builds:\n  [0-9a-f-]{36}:\n    version: 0\+dev\.1\nformat-version: \"2\"\n", index
+    ), index
+    package_index = fixture_release / ".dev_builds" / "packages" / "runtime" / "index.yml"
+    assert "version: 2eb45bfdf32092a1fec5371d9a64917e0a301cce551f8817f45e6656511f5292" in (
+        package_index.read_text()
+    )
+
+
+def _layout_sections(text: str) -> dict[str, set[tuple[str, ...]]]:
+    """Members per archive in release-tarball-layout.txt: (mode, owner, size, name)."""
+    sections: dict[str, set[tuple[str, ...]]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            title = line[3:]
+            if title.startswith("outer tarball"):
+                current = "outer"
+            else:
+                current = title if title.endswith(".tgz") and " " not in title else None
+            if current is not None:
+                sections[current] = set()
+        elif current is not None and line.strip():
+            mode, owner, size, _date, _time, name = line.split()
+            sections[current].add((mode, owner, size, name))
+    return sections
+
+
+def _tar_listing(path: Path) -> set[tuple[str, ...]]:
+    with tarfile.open(path) as archive:
+        return {
+            (
+                stat.filemode(member.mode | (stat.S_IFDIR if member.isdir() else stat.S_IFREG)),
+                f"{member.uname}/{member.gname}",
+                str(member.size),
+                member.name + ("/" if member.isdir() else ""),
+            )
+            for member in archive
+        }
+
+
+def test_tarball_layout_matches_the_reference(
+    bosh: RunBosh, fixture_release: Path, conformance_dir: Path, tmp_path: Path
+) -> None:
+    tarball = tmp_path / "((name))-((version)).tgz"
+    result = bosh("create-release", "--tarball", tarball, cwd=fixture_release)
+    assert result.exit_code == 0, result.stderr
+    written = tmp_path / "fixture-0+dev.1.tgz"
+    expected = _layout_sections(
+        (conformance_dir / "cli-output" / "release-tarball-layout.txt").read_text()
+    )
+    with tarfile.open(written) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    outer_sizes_vary = {
+        (mode, owner, name)
+        for mode, owner, _size, name in expected["outer"]
+        if name != "release.MF"
+    }
+    outer = _tar_listing(written)
+    assert {
+        (mode, owner, name) for mode, owner, _size, name in outer if name != "release.MF"
+    } == outer_sizes_vary
+    assert ("-rw-r--r--", "root/root", "1225", "release.MF") in outer
+    for member in (
+        "jobs/web.tgz",
+        "jobs/worker.tgz",
+        "packages/webapp.tgz",
+        "packages/runtime.tgz",
+    ):
+        assert _tar_listing(tmp_path / "unpacked" / member) == expected[member], member
+
+
+def test_tarballs_are_reproducible_byte_for_byte(
+    bosh: RunBosh, conformance_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digests = []
+    for attempt in ("one", "two"):
+        release_dir = tmp_path / attempt / "fixture-release"
+        shutil.copytree(conformance_dir / "release-fingerprints" / "fixture-release", release_dir)
+        monkeypatch.setenv("HOME", str(tmp_path / attempt / "home"))
+        tarball = tmp_path / attempt / "release.tgz"
+        result = bosh("create-release", "--version", "1.0.0", "--tarball", tarball, cwd=release_dir)
+        assert result.exit_code == 0, result.stderr
+        digests.append(tarball.read_bytes())
+    assert digests[0] == digests[1]
+
+
+def test_final_release_then_next_final_version(
+    bosh: RunBosh, fixture_release: Path, tmp_path: Path
+) -> None:
+    blobstore = tmp_path / "blobstore"
+    (fixture_release / "config" / "final.yml").write_text(
+        f"name: fixture\nblobstore:\n  provider: local\n  options:\n    blobstore_path: {blobstore}\n"
+    )
+    first = bosh("create-release", "--final", "--force", cwd=fixture_release)
+    assert first.exit_code == 0, first.stderr
+    assert (fixture_release / "releases" / "fixture" / "fixture-1.yml").is_file()
+    assert len(list(blobstore.iterdir())) == 4  # two jobs, two packages uploaded once
+    second = bosh("create-release", "--final", "--force", "--tty", cwd=fixture_release)
+    assert "Added final release 'fixture/2'" in second.stdout
+    assert len(list(blobstore.iterdir())) == 4
+    final_index = (fixture_release / ".final_builds" / "jobs" / "web" / "index.yml").read_text()
+    assert "blobstore_id:" in final_index
+
+
+def test_finalize_release_records_a_dev_tarball_as_final(
+    bosh: RunBosh, fixture_release: Path, tmp_path: Path
+) -> None:
+    blobstore = tmp_path / "blobstore"
+    (fixture_release / "config" / "final.yml").write_text(
+        f"name: fixture\nblobstore:\n  provider: local\n  options:\n    blobstore_path: {blobstore}\n"
+    )
+    tarball = tmp_path / "dev.tgz"
+    assert bosh("create-release", "--tarball", tarball, cwd=fixture_release).exit_code == 0
+    result = bosh("finalize-release", tarball, "--version", "7", "--tty", cwd=fixture_release)
+    assert result.exit_code == 0, result.stderr
+    assert "Added final release 'fixture/7'" in result.stdout
+    assert (fixture_release / "releases" / "fixture" / "fixture-7.yml").is_file()
+
+
+def test_dirty_git_release_dir_is_refused_without_force(
+    bosh: RunBosh, fixture_release: Path
+) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=fixture_release, check=True)
+    result = bosh("create-release", cwd=fixture_release)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Git repository has local modifications:\n\n?? config/\n")
+    assert "--force" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.rstrip().endswith("Exit code 1")
+
+
+def test_missing_release_dir_config_is_a_one_line_error(bosh: RunBosh, tmp_path: Path) -> None:
+    result = bosh("create-release", "--dir", tmp_path / "nowhere")
+    assert result.exit_code == 1
+    assert "config/final.yml" in result.stderr
+    assert "Traceback" not in result.stderr

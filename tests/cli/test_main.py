@@ -1,0 +1,109 @@
+"""The root command: global options anywhere, environment variables, how failures end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.main import cli, hoist_global_options
+from tests.cli.conftest import RunBosh
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["create-release", "--tty", "--force"], ["--tty", "create-release", "--force"]),
+        (["blobs", "-e", "dir", "--dir", "x"], ["-e", "dir", "blobs", "--dir", "x"]),
+        (["blobs", "--column=path", "--json"], ["--column=path", "--json", "blobs"]),
+        (["int", "x.yml", "--", "--json"], ["int", "x.yml", "--", "--json"]),
+    ],
+)
+def test_global_options_are_hoisted_in_front_of_the_command(
+    args: list[str], expected: list[str]
+) -> None:
+    assert hoist_global_options(args) == expected
+
+
+@click.command("show-options")
+@pass_cli
+def _show_options(cli_context: CLIContext) -> None:
+    cli_context.ui.print_line(
+        json.dumps(
+            {
+                "environment": cli_context.options.environment,
+                "deployment": cli_context.options.deployment,
+                "non_interactive": cli_context.options.non_interactive,
+                "parallel": cli_context.options.parallel,
+            }
+        )
+    )
+
+
+@click.command("explode")
+def _explode() -> None:
+    raise RuntimeError("internal detail")
+
+
+@pytest.fixture
+def extra_commands() -> object:
+    cli.add_command(_show_options)
+    cli.add_command(_explode)
+    yield
+    cli.commands.pop("show-options")
+    cli.commands.pop("explode")
+
+
+@pytest.mark.usefixtures("extra_commands")
+def test_environment_variables_fill_global_options(
+    bosh: RunBosh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOSH_ENVIRONMENT", "https://10.0.0.6:25555")
+    monkeypatch.setenv("BOSH_DEPLOYMENT", "cf")
+    monkeypatch.setenv("BOSH_NON_INTERACTIVE", "true")
+    result = bosh("show-options", "--tty", "--parallel", "3")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout.splitlines()[0]) == {
+        "environment": "https://10.0.0.6:25555",
+        "deployment": "cf",
+        "non_interactive": True,
+        "parallel": 3,
+    }
+    assert result.stdout.endswith("\nSucceeded\n")
+
+
+@pytest.mark.usefixtures("extra_commands")
+def test_a_bug_is_reported_in_one_line_without_traceback_unless_debug(bosh: RunBosh) -> None:
+    result = bosh("explode")
+    assert result.exit_code == 1
+    assert "Unexpected error (RuntimeError): internal detail" in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = bosh("explode", "--debug")
+    assert "Traceback" in debug.stderr
+
+
+def test_unknown_flag_is_a_user_error_with_exit_1(bosh: RunBosh) -> None:
+    result = bosh("create-release", "--bogus")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["unknown flag `bogus'", "Exit code 1"]
+
+
+def test_errors_in_json_mode_are_lines_of_the_document(bosh: RunBosh, tmp_path: Path) -> None:
+    result = bosh("create-release", "--json", "--dir", tmp_path)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["Tables"] is None
+    assert document["Lines"][-1] == "Exit code 1"
+
+
+def test_the_console_script_module_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bosh_cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("create-release", "inspect-local-release", "add-blob", "init-release"):
+        assert command in result.stdout
