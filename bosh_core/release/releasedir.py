@@ -258,27 +258,16 @@ class ReleaseDir:
             raise ReleaseError(
                 f"Release '{manifest.name}' version '{manifest.version}' already exists"
             )
+        groups: list[tuple[ArtifactIndexStore, Sequence[JobRef | PackageRef], dict[str, Path]]] = [
+            (self._final.jobs, manifest.jobs, release.jobs),
+            (self._final.packages, manifest.packages, release.packages),
+        ]
         tasks: list[Callable[[], Artifact]] = [
             functools.partial(
-                self._finalize,
-                self._final.jobs,
-                ref.name,
-                ref.fingerprint,
-                release.jobs[ref.name],
-                ref.sha1,
+                self._finalize, store, ref.name, ref.fingerprint, archives[ref.name], ref.sha1
             )
-            for ref in manifest.jobs
-        ]
-        tasks += [
-            functools.partial(
-                self._finalize,
-                self._final.packages,
-                ref.name,
-                ref.fingerprint,
-                release.packages[ref.name],
-                ref.sha1,
-            )
-            for ref in manifest.packages
+            for store, refs, archives in groups
+            for ref in refs
         ]
         artifacts = self._in_parallel(tasks)
         final_jobs, final_packages = (
