@@ -91,8 +91,13 @@ def main() -> None:
             env = {**os.environ, "HOME": str(root / "home")}
             release = make_release(root, blob=blob, files=args.files, env=env)
             command = [
-                str(BOSH), "create-release", "--dir", str(release), "--force",
-                "--tarball", str(root / "release.tgz"),
+                str(BOSH),
+                "create-release",
+                "--dir",
+                str(release),
+                "--force",
+                "--tarball",
+                str(root / "release.tgz"),
             ]
             first.append(run(command, env=env))
             second.append(run(command, env=env))

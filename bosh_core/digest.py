@@ -70,7 +70,8 @@ class MultipleDigest:
                 raise ReleaseError(f"Malformed {algorithm} digest '{value}' in '{text}'")
             if any(d.algorithm == algorithm for d in digests):
                 raise ReleaseError(
-                    f"Multiple digests of the same algorithm '{algorithm}' found in digests '{text}'"
+                    f"Multiple digests of the same algorithm '{algorithm}'"
+                    f" found in digests '{text}'"
                 )
             digests.append(Digest(algorithm, value.lower()))
         if not digests:

@@ -12,12 +12,23 @@ CONFORMANCE = REPO_ROOT.parent / "shared" / "conformance"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    for variable in ("BOSH_ENVIRONMENT", "BOSH_CLIENT", "BOSH_CLIENT_SECRET", "BOSH_CA_CERT",
-                     "BOSH_DEPLOYMENT", "BOSH_NON_INTERACTIVE", "BOSH_LOG_LEVEL", "BOSH_TTY",
-                     "BOSH_SHA2", "BOSH_CONFIG"):
+    for variable in (
+        "BOSH_ENVIRONMENT",
+        "BOSH_CLIENT",
+        "BOSH_CLIENT_SECRET",
+        "BOSH_CA_CERT",
+        "BOSH_DEPLOYMENT",
+        "BOSH_NON_INTERACTIVE",
+        "BOSH_LOG_LEVEL",
+        "BOSH_TTY",
+        "BOSH_SHA2",
+        "BOSH_CONFIG",
+    ):
         monkeypatch.delenv(variable, raising=False)
     return home
 

@@ -19,7 +19,9 @@ def test_importing_bosh_core_pulls_no_heavy_module() -> None:
         "import sys, bosh_core, bosh_core.release.releasedir, bosh_core.serialization\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -46,4 +48,6 @@ def test_all_lists_existing_public_names(name: str) -> None:
         and getattr(value, "__module__", None) == name
         and (isinstance(value, type) or callable(value))
     }
-    assert defined_here <= set(exported), f"{name} defines public {defined_here - set(exported)} not in __all__"
+    assert defined_here <= set(exported), (
+        f"{name} defines public {defined_here - set(exported)} not in __all__"
+    )

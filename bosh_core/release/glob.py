@@ -8,6 +8,7 @@ directory below), symlinked directories are followed, and ``{a,b}`` alternatives
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ def expand_braces(pattern: str) -> list[str]:
     bounds = [start, *commas, index]
     head, tail = pattern[:start], pattern[index + 1 :]
     expanded: list[str] = []
-    for left, right in zip(bounds, bounds[1:], strict=False):
+    for left, right in itertools.pairwise(bounds):
         expanded.extend(expand_braces(head + pattern[left + 1 : right] + tail))
     return expanded
 
@@ -97,7 +98,7 @@ def _is_dir(path: Path) -> bool:
 
 def _entries(directory: Path) -> list[str]:
     try:
-        return sorted(os.listdir(directory))
+        return sorted(entry.name for entry in directory.iterdir())
     except OSError:
         return []
 

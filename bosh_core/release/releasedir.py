@@ -407,7 +407,7 @@ def _license_ref(artifact: Artifact | None) -> LicenseRef | None:
 
 
 _MEMBER_ARCHIVE_MODE = 0o600
-"""Mode of jobs/*.tgz, packages/*.tgz and license.tgz in a release tarball, as the reference writes."""
+"""Mode of the job, package and license archives in a release tarball, as the reference's."""
 
 
 def write_release_tarball(release: Release, destination: Path) -> None:

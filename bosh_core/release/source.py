@@ -49,19 +49,19 @@ class SourceFile:
         return not self.follow_symlinks and self.path.is_symlink()
 
     def archive_mode(self) -> int:
-        """0755 when the owner may run it, else 0644 (git's view of modes)."""
-        return 0o755 if os.stat(self.path).st_mode & stat.S_IXUSR else 0o644
+        """0755 when anyone may run it, else 0644 (git's view of modes, as in the fingerprint)."""
+        return 0o755 if self.path.stat().st_mode & 0o111 else 0o644
 
     def fingerprint_chunk(self) -> tuple[str, Digest | None]:
         """The file's part of the fingerprint, and its content digest (None for a link)."""
         info = os.lstat(self.path)
         content: Digest | None = None
         if self.is_link():
-            digest = Digest.of_bytes(os.readlink(self.path).encode())
+            digest = Digest.of_bytes(str(self.path.readlink()).encode())
             mode = "symlink"
         else:
             content = digest = file_digest(self.path)
-            target_mode = os.stat(self.path).st_mode if stat.S_ISLNK(info.st_mode) else info.st_mode
+            target_mode = self.path.stat().st_mode if stat.S_ISLNK(info.st_mode) else info.st_mode
             mode = "100755" if target_mode & 0o111 else "100644"
         chunk = (self.fingerprint_name or self.name) + str(digest)
         return (chunk + mode if self.include_mode else chunk), content

@@ -123,7 +123,7 @@ def test_column_option_keeps_only_chosen_columns_in_table_order() -> None:
 
 def test_unknown_column_is_reported() -> None:
     ui, _, _ = _ui(tty=True, columns=["nope"])
-    with pytest.raises(BoshError, match="Failed to find header: nope .*job, digest, packages"):
+    with pytest.raises(BoshError, match=r"Failed to find header: nope .*job, digest, packages"):
         ui.print_table(JOBS)
 
 

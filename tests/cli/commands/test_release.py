@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -150,13 +150,19 @@ def test_tarballs_are_reproducible_byte_for_byte(
     assert digests[0] == digests[1]
 
 
-def test_final_release_then_next_final_version(
-    bosh: RunBosh, fixture_release: Path, tmp_path: Path
-) -> None:
-    blobstore = tmp_path / "blobstore"
+@pytest.fixture
+def blobstore(fixture_release: Path, tmp_path: Path) -> Path:
+    """A local final blobstore configured in the fixture's config/final.yml."""
+    path = tmp_path / "blobstore"
     (fixture_release / "config" / "final.yml").write_text(
-        f"name: fixture\nblobstore:\n  provider: local\n  options:\n    blobstore_path: {blobstore}\n"
+        f"name: fixture\nblobstore:\n  provider: local\n  options:\n    blobstore_path: {path}\n"
     )
+    return path
+
+
+def test_final_release_then_next_final_version(
+    bosh: RunBosh, fixture_release: Path, blobstore: Path
+) -> None:
     first = bosh("create-release", "--final", "--force", cwd=fixture_release)
     assert first.exit_code == 0, first.stderr
     assert (fixture_release / "releases" / "fixture" / "fixture-1.yml").is_file()
@@ -168,13 +174,10 @@ def test_final_release_then_next_final_version(
     assert "blobstore_id:" in final_index
 
 
+@pytest.mark.usefixtures("blobstore")
 def test_finalize_release_records_a_dev_tarball_as_final(
     bosh: RunBosh, fixture_release: Path, tmp_path: Path
 ) -> None:
-    blobstore = tmp_path / "blobstore"
-    (fixture_release / "config" / "final.yml").write_text(
-        f"name: fixture\nblobstore:\n  provider: local\n  options:\n    blobstore_path: {blobstore}\n"
-    )
     tarball = tmp_path / "dev.tgz"
     assert bosh("create-release", "--tarball", tarball, cwd=fixture_release).exit_code == 0
     result = bosh("finalize-release", tarball, "--version", "7", "--tty", cwd=fixture_release)

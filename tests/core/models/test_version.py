@@ -41,8 +41,12 @@ def test_invalid(text: str) -> None:
         Version.parse(text)
 
 
-release_components = st.one_of(st.integers(0, 10_000), st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True))
-components = st.one_of(st.integers(0, 10_000), st.from_regex(r"[a-z][a-z0-9_-]{0,5}", fullmatch=True))
+release_components = st.one_of(
+    st.integers(0, 10_000), st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True)
+)
+components = st.one_of(
+    st.integers(0, 10_000), st.from_regex(r"[a-z][a-z0-9_-]{0,5}", fullmatch=True)
+)
 release_segments = st.lists(release_components, min_size=1, max_size=3).map(tuple)
 segments = st.lists(components, min_size=1, max_size=3).map(tuple)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -64,11 +63,11 @@ def test_dependency_order_does_not_matter(tmp_path: Path) -> None:
 
 def test_package_symlinks_are_fingerprinted_by_target(fixture_release: Path) -> None:
     before = {p.name: p.fingerprint for p in read_release_source(fixture_release).packages}
-    os.symlink("run.sh", fixture_release / "src" / "runtime" / "alias.sh")
+    (fixture_release / "src" / "runtime" / "alias.sh").symlink_to("run.sh")
     after = {p.name: p.fingerprint for p in read_release_source(fixture_release).packages}
     assert after["runtime"] != before["runtime"]
     (fixture_release / "src" / "runtime" / "alias.sh").unlink()
-    os.symlink("NOTES", fixture_release / "src" / "runtime" / "alias.sh")
+    (fixture_release / "src" / "runtime" / "alias.sh").symlink_to("NOTES")
     assert {p.name: p.fingerprint for p in read_release_source(fixture_release).packages} not in (
         before,
         after,
@@ -93,7 +92,9 @@ def test_every_problem_is_reported_at_once(fixture_release: Path) -> None:
 
 def test_job_directory_must_match_its_name(fixture_release: Path) -> None:
     (fixture_release / "jobs" / "worker").rename(fixture_release / "jobs" / "other")
-    with pytest.raises(ReleaseError, match="Job directory 'other' does not match job name 'worker'"):
+    with pytest.raises(
+        ReleaseError, match="Job directory 'other' does not match job name 'worker'"
+    ):
         read_release_source(fixture_release)
 
 

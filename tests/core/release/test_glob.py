@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ def test_braces_classes_and_escapes(tree: Path) -> None:
 
 
 def test_symlinked_directories_are_followed_without_looping(tree: Path) -> None:
-    os.symlink("..", tree / "a" / "b" / "up")
+    (tree / "a" / "b" / "up").symlink_to("..")
     found = names(tree, "a/**/z.txt")
     assert "a/b/c/z.txt" in found
     assert len(found) < 10

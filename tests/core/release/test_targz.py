@@ -30,7 +30,14 @@ def test_archive_is_a_valid_tgz_with_normalised_members(tmp_path: Path) -> None:
     assert gzip.decompress(data)  # checks CRC and length of the parallel deflate stream
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         members = archive.getmembers()
-        assert [m.name for m in members] == [".", "./job.MF", "./d", "./d/text.txt", "./d/noise.bin", "./link"]
+        assert [m.name for m in members] == [
+            ".",
+            "./job.MF",
+            "./d",
+            "./d/text.txt",
+            "./d/noise.bin",
+            "./link",
+        ]
         for member in members:
             assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "root", "root")
             assert member.mtime == FIXED_MTIME
