@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.options import release_dir_option
 from bosh_cli.ui import UI, Table
 from bosh_core.errors import BoshError
 from bosh_core.release.blobs import BlobsDir
 
-__all__ = ["COMMANDS", "BlobsLines", "dir_option", "human_bytes"]
+__all__ = ["COMMANDS", "BlobsLines", "human_bytes"]
 
 
 def human_bytes(size: int, *, binary: bool) -> str:
@@ -60,22 +61,11 @@ class BlobsLines:
             f"Blob upload '{path}' ({human_bytes(size, binary=False)}) (sha1: {digest}) started\n"
         )
 
-    def blob_upload_finished(
-        self, path: str, *, blob_id: str, error: BaseException | None
-    ) -> None:
+    def blob_upload_finished(self, path: str, *, blob_id: str, error: BaseException | None) -> None:
         if error is not None:
             self._ui.error_line(f"Blob upload '{path}' failed")
         else:
             self._ui.begin_line(f"Blob upload '{path}' (id: {blob_id}) finished\n")
-
-
-dir_option = click.option(
-    "--dir",
-    "directory",
-    default=".",
-    show_default=True,
-    help="Release directory path if not current working directory",
-)
 
 
 def _blobs_dir(cli: CLIContext, directory: str) -> BlobsDir:
@@ -92,7 +82,7 @@ def _failing_as(context: str) -> Iterator[None]:
 
 
 @click.command("blobs", short_help="List blobs")
-@dir_option
+@release_dir_option
 @pass_cli
 def blobs(cli: CLIContext, directory: str) -> None:
     """List the blobs of config/blobs.yml."""
@@ -113,7 +103,7 @@ def blobs(cli: CLIContext, directory: str) -> None:
 @click.command("add-blob", short_help="Add blob")
 @click.argument("path", metavar="PATH")
 @click.argument("blobs_path", metavar="BLOBS-PATH")
-@dir_option
+@release_dir_option
 @pass_cli
 def add_blob(cli: CLIContext, path: str, blobs_path: str, directory: str) -> None:
     """Copy a file into blobs/ and track it in config/blobs.yml."""
@@ -124,7 +114,7 @@ def add_blob(cli: CLIContext, path: str, blobs_path: str, directory: str) -> Non
 
 @click.command("remove-blob", short_help="Remove blob")
 @click.argument("blobs_path", metavar="BLOBS-PATH")
-@dir_option
+@release_dir_option
 @pass_cli
 def remove_blob(cli: CLIContext, blobs_path: str, directory: str) -> None:
     """Stop tracking a blob and delete its local copy."""
@@ -134,7 +124,7 @@ def remove_blob(cli: CLIContext, blobs_path: str, directory: str) -> None:
 
 
 @click.command("sync-blobs", short_help="Sync blobs")
-@dir_option
+@release_dir_option
 @pass_cli
 def sync_blobs(cli: CLIContext, directory: str) -> None:
     """Download the blobs that blobs/ lacks (or holds with other bytes)."""
@@ -143,7 +133,7 @@ def sync_blobs(cli: CLIContext, directory: str) -> None:
 
 
 @click.command("upload-blobs", short_help="Upload blobs")
-@dir_option
+@release_dir_option
 @pass_cli
 def upload_blobs(cli: CLIContext, directory: str) -> None:
     """Upload the blobs that have no blobstore id yet."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.options import release_dir_option
 from bosh_cli.release_tables import print_release_tables
 from bosh_cli.ui import UI
 from bosh_core.errors import ReleaseError
@@ -66,18 +67,9 @@ def _version(text: str | None) -> Version | None:
     return Version.parse(text) if text else None
 
 
-dir_option = click.option(
-    "--dir",
-    "directory",
-    default=".",
-    show_default=True,
-    help="Release directory path if not current working directory",
-)
-
-
 @click.command("create-release", short_help="Create release")
 @click.argument("manifest", required=False, metavar="[PATH]")
-@dir_option
+@release_dir_option
 @click.option("--name", help="Custom release name")
 @click.option(
     "--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)"
@@ -137,7 +129,7 @@ def create_release(
 
 @click.command("finalize-release", short_help="Create final release from dev release tarball")
 @click.argument("path", metavar="PATH")
-@dir_option
+@release_dir_option
 @click.option("--name", help="Custom release name")
 @click.option(
     "--version", "version_text", help="Custom release version (e.g.: 1.0.0, 1.0-beta.2+dev.10)"
@@ -174,7 +166,7 @@ def finalize_release(
 @click.command("vendor-package", short_help="Vendor package")
 @click.argument("package", metavar="PACKAGE")
 @click.argument("source", metavar="SRC-DIR", default=".")
-@dir_option
+@release_dir_option
 @click.option("--prefix", default="", help="Prefix to add to the package name")
 @pass_cli
 def vendor_package(cli: CLIContext, package: str, source: str, directory: str, prefix: str) -> None:

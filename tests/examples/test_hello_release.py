@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tarfile
 import threading
 import urllib.error
 import urllib.request
@@ -23,6 +26,7 @@ import pytest
 from bosh_core import serialization
 from bosh_core.models.release import JobSpec, PackageSpec
 from bosh_core.release.config import load_release_config
+from bosh_core.release.generate import BUILD_OUTPUTS
 from bosh_core.release.git import GITIGNORE
 from bosh_core.release.source import read_release_source
 
@@ -217,24 +221,33 @@ def test_app_answers_404_elsewhere(serve: Any) -> None:
     assert get(url + "/nope")[0] == 404
 
 
-def test_app_main_serves_until_terminated(tmp_path: Path) -> None:
-    config = tmp_path / "hello.json"
-    config.write_text(json.dumps({"port": 0, "message": "from main"}))
+@contextlib.contextmanager
+def app_process(command: list[str], config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
+    """Run `command` ``--config <config>`` (the app's main, as ctl runs it); yield its URL.
+
+    On leaving, the process gets TERM, as monit sends it, and must exit 0.
+    """
+    config_path = tmp_path / "hello.json"
+    config_path.write_text(json.dumps(config))
     process = subprocess.Popen(
-        [sys.executable, "-B", str(APP), "--config", str(config)],
-        stdout=subprocess.PIPE,
-        text=True,
+        [*command, "--config", str(config_path)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         port = int(line.rsplit(" ", 1)[1])
-        assert get(f"http://127.0.0.1:{port}/")[2] == "from main\n"
+        yield f"http://127.0.0.1:{port}"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
         process.wait()
+
+
+def test_app_main_serves_until_terminated(tmp_path: Path) -> None:
+    config = {"port": 0, "message": "from main"}
+    with app_process([sys.executable, "-B", str(APP)], config, tmp_path) as url:
+        assert get(url + "/")[2] == "from main\n"
 
 
 def test_deployment_manifest() -> None:
@@ -356,3 +369,106 @@ def test_rendered_config_drives_the_app(tmp_path: Path, serve: Any) -> None:
     assert config["instance"]["az"] == "z1"
     url = serve({**config, "port": 0})
     assert get(url + "/")[2] == "rendered\n"
+
+
+# What the agent gives a packaging script: bash -x in the unpacked package, with only these
+# variables (bosh-agent's compiler runs it in an isolated environment).
+COMPILE_PATH = "/usr/local/bin:/usr/bin:/bin"
+PACKAGE_PATH = re.compile(r"/var/vcap/packages/([^/\s\"']+)/([^\s\"']+)")
+
+needs_stemcell_python = pytest.mark.skipif(
+    not any(Path(path).exists() for path in ("/usr/bin/python3", "/usr/local/bin/python3")),
+    reason="no python3 where the python-runtime launcher looks for it",
+)
+
+
+def compilation_order(packages: list[dict[str, Any]]) -> list[str]:
+    """Package names, each after its dependencies (as the director schedules compiles)."""
+    pending = {package["name"]: set(package["dependencies"]) for package in packages}
+    order: list[str] = []
+    while pending:
+        ready = sorted(name for name, dependencies in pending.items() if dependencies <= set(order))
+        assert ready, f"dependency cycle among {sorted(pending)}"
+        order.extend(ready)
+        for name in ready:
+            del pending[name]
+    return order
+
+
+@pytest.fixture
+def compiled_packages(tmp_path: Path) -> Path:
+    """Build the release with `bosh create-release --tarball`, then compile its packages from
+    the tarball as a compilation VM would; returns the packages dir (/var/vcap/packages)."""
+    source = tmp_path / "hello-release"
+    shutil.copytree(RELEASE, source, ignore=shutil.ignore_patterns(*BUILD_OUTPUTS, "__pycache__"))
+    tarball = tmp_path / "hello.tgz"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bosh_cli",
+            "create-release",
+            "--dir",
+            str(source),
+            "--tarball",
+            str(tarball),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    unpacked = tmp_path / "release"
+    with tarfile.open(tarball) as outer:
+        outer.extractall(unpacked, filter="data")
+    manifest = serialization.load_yaml((unpacked / "release.MF").read_bytes(), source="release.MF")
+    packages_dir = tmp_path / "packages"
+    for name in compilation_order(manifest["packages"]):
+        compile_dir = tmp_path / "compile" / name
+        with tarfile.open(unpacked / "packages" / f"{name}.tgz") as archive:
+            archive.extractall(compile_dir, filter="data")
+        (packages_dir / name).mkdir(parents=True)
+        environment = {
+            "BOSH_COMPILE_TARGET": str(compile_dir),
+            "BOSH_INSTALL_TARGET": str(packages_dir / name),
+            "BOSH_PACKAGE_NAME": name,
+            "BOSH_PACKAGES_DIR": str(packages_dir),
+            "PATH": COMPILE_PATH,
+        }
+        result = subprocess.run(
+            ["bash", "-x", "packaging"],
+            cwd=compile_dir,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"packaging of {name} failed:\n{result.stderr}"
+    return packages_dir
+
+
+def test_packages_compile_in_dependency_order() -> None:
+    packages = [
+        {"name": "hello-app", "dependencies": ["python-runtime"]},
+        {"name": "python-runtime", "dependencies": []},
+    ]
+    assert compilation_order(packages) == ["python-runtime", "hello-app"]
+
+
+@needs_stemcell_python
+def test_compiled_packages_hold_what_the_job_runs(compiled_packages: Path) -> None:
+    referenced = set()
+    for template in (JOB / "templates").iterdir():
+        referenced |= set(PACKAGE_PATH.findall(template.read_text()))
+
+    assert {package for package, _ in referenced} <= set(job_spec().packages)
+    for package, path in sorted(referenced):
+        assert (compiled_packages / package / path).is_file(), f"{package}/{path} not installed"
+    assert os.access(compiled_packages / "python-runtime" / "bin" / "python", os.X_OK)
+
+
+@needs_stemcell_python
+def test_compiled_app_serves_the_message(compiled_packages: Path, tmp_path: Path) -> None:
+    command = [
+        str(compiled_packages / "python-runtime" / "bin" / "python"),
+        str(compiled_packages / "hello-app" / "hello_app.py"),
+    ]
+    with app_process(command, {"port": 0, "message": "compiled"}, tmp_path) as url:
+        assert get(url + "/") == (200, "text/plain; charset=utf-8", "compiled\n")
