@@ -6,6 +6,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -88,7 +89,7 @@ def _is_debug() -> bool:
     help="Config file path",
 )
 @click.option("--column", "columns", multiple=True, help="Filter to show only given columns")
-@click.option("--json", "json_output", is_flag=True, help="Output as JSON")
+@click.option("--json", is_flag=True, help="Output as JSON")
 @click.option("--tty", is_flag=True, envvar="BOSH_TTY", help="Force TTY-like output")
 @click.option("--no-color", is_flag=True, help="Toggle colorized output")
 @click.option(
@@ -108,46 +109,15 @@ def _is_debug() -> bool:
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    environment: str | None,
-    ca_cert: str | None,
-    client: str | None,
-    client_secret: str | None,
-    deployment: str | None,
-    config: str,
-    columns: tuple[str, ...],
-    json_output: bool,
-    tty: bool,
-    no_color: bool,
-    non_interactive: bool,
-    sha2: bool,
-    parallel: int,
-    debug: bool,
-) -> None:
+def cli(ctx: click.Context, /, **params: Any) -> None:
     """BOSH: release engineering, deployment and lifecycle management."""
-    options = GlobalOptions(
-        environment=environment,
-        ca_cert=ca_cert,
-        client=client,
-        client_secret=client_secret,
-        deployment=deployment,
-        config=config,
-        json=json_output,
-        tty=tty,
-        no_color=no_color,
-        non_interactive=non_interactive,
-        columns=columns,
-        sha2=sha2,
-        parallel=parallel,
-        debug=debug or _is_debug(),
-    )
+    options = GlobalOptions(**{**params, "debug": params["debug"] or _is_debug()})
     ui = UI(
-        tty=tty,
-        json_output=json_output,
-        color=not no_color,
-        interactive=not non_interactive,
-        columns=columns,
+        tty=options.tty,
+        json_output=options.json,
+        color=not options.no_color,
+        interactive=not options.non_interactive,
+        columns=options.columns,
     )
     ctx.obj = CLIContext(ui=ui, options=options)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bosh_core.release.generate import init_release
 from bosh_core.release.git import GITIGNORE
 from tests.cli.conftest import RunBosh
 
@@ -32,16 +33,10 @@ def test_init_release_lays_out_a_release_named_after_its_directory(
     result = bosh("--tty", "init-release", "--dir", directory)
 
     assert (result.exit_code, result.stdout, result.stderr) == (0, "Succeeded\n", "")
-    assert tree(directory) == [
-        "config/",
-        "config/blobs.yml",
-        "config/final.yml",
-        "jobs/",
-        "packages/",
-        "src/",
-    ]
+    made_by_the_library = tmp_path / "library" / "zookeeper-release"
+    init_release(made_by_the_library, git=False)
+    assert tree(directory) == tree(made_by_the_library)
     assert (directory / "config" / "final.yml").read_text() == "name: zookeeper\n"
-    assert (directory / "config" / "blobs.yml").read_text() == "--- {}\n"
     assert not (directory / ".git").exists()
 
 
