@@ -4,7 +4,8 @@ The release: a package holding one random blob (1 GiB by default, tracked with
 `bosh add-blob`) and 2,000 small source files, and a job using it. Printed: wall time,
 CPU time and peak RSS of create-release (median of the runs, each on a fresh release
 directory and a fresh ~/.bosh/cache), the same for a second create-release with nothing
-changed, and `sha256sum` over the blob for scale.
+changed (with --tarball, and without: the release tarball is then not written), and
+`sha256sum` over the blob for scale.
 
     .venv/bin/python benchmarks/create_release.py [--blob-mib 1024] [--files 2000] [--runs 3]
 """
@@ -85,7 +86,7 @@ def main() -> None:
         subprocess.run(["sha256sum", str(blob)], check=True, stdout=subprocess.DEVNULL)
         sha256sum_wall = time.perf_counter() - start
 
-        first, second = [], []
+        first, second, no_tarball = [], [], []
         for attempt in range(args.runs):
             root = scratch / f"run{attempt}"
             env = {**os.environ, "HOME": str(root / "home")}
@@ -101,6 +102,7 @@ def main() -> None:
             ]
             first.append(run(command, env=env))
             second.append(run(command, env=env))
+            no_tarball.append(run(command[:-2], env=env))
             shutil.rmtree(root)
 
     def median(values: list[tuple[float, float, float]], index: int) -> float:
@@ -116,6 +118,10 @@ def main() -> None:
     print(
         f"again, nothing changed:              {median(second, 0):7.2f} s wall"
         f"  {median(second, 1):7.2f} s CPU  peak RSS {max(r[2] for r in second):.1f} MiB"
+    )
+    print(
+        f"again, without --tarball:            {median(no_tarball, 0):7.2f} s wall"
+        f"  {median(no_tarball, 1):7.2f} s CPU  peak RSS {max(r[2] for r in no_tarball):.1f} MiB"
     )
 
 

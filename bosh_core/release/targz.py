@@ -50,7 +50,7 @@ def _deflate_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="deflate")
 
 
-def _incompressible(data: bytes) -> bool:
+def _incompressible(data: bytes | bytearray) -> bool:
     if len(data) < 4 * _SAMPLE_BYTES:
         return False
     middle = len(data) // 2
@@ -58,7 +58,7 @@ def _incompressible(data: bytes) -> bool:
     return len(zlib.compress(sample, 1)) > _STORE_RATIO * len(sample)
 
 
-def _deflate_chunk(data: bytes, window: bytes, level: int) -> bytes:
+def _deflate_chunk(data: bytes | bytearray, window: bytes, level: int) -> bytes:
     if level and _incompressible(data):
         level = 0
     if window:
@@ -85,18 +85,18 @@ class _GzipSink:
         if compress:
             self._emit(_GZIP_HEADER)
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | bytearray) -> None:
         self._out.write(data)
         self.digest.update(data)
 
-    def write_chunk(self, data: bytes) -> None:
+    def write_chunk(self, data: bytes | bytearray) -> None:
         if not self._compress:
             self._emit(data)
             return
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
         self._pending.append(self._pool.submit(_deflate_chunk, data, self._window, self._level))
-        self._window = data[-_WINDOW_BYTES:]
+        self._window = bytes(data[-_WINDOW_BYTES:])
         while len(self._pending) > self._max_pending:
             self._emit(self._pending.popleft().result())
 
@@ -145,11 +145,16 @@ class TarGzWriter:
             self._sink.abandon()
 
     def _write(self, data: bytes | memoryview) -> None:
-        self._buffer += data
+        """Buffer `data`; hand every full chunk to the sink (the chunk is not touched again)."""
         self._written += len(data)
-        while len(self._buffer) >= CHUNK_BYTES:
-            self._sink.write_chunk(bytes(self._buffer[:CHUNK_BYTES]))
-            del self._buffer[:CHUNK_BYTES]
+        view = memoryview(data)
+        while len(self._buffer) + len(view) >= CHUNK_BYTES:
+            take = CHUNK_BYTES - len(self._buffer)
+            self._buffer += view[:take]
+            view = view[take:]
+            self._sink.write_chunk(self._buffer)
+            self._buffer = bytearray()
+        self._buffer += view
 
     def _header(self, info: tarfile.TarInfo) -> None:
         info.mtime = FIXED_MTIME
@@ -216,7 +221,7 @@ class TarGzWriter:
             if remainder:
                 self._write(bytes(_RECORD_BYTES - remainder))
             if self._buffer:
-                self._sink.write_chunk(bytes(self._buffer))
-                self._buffer.clear()
+                self._sink.write_chunk(self._buffer)
+                self._buffer = bytearray()
             self._sink.finish()
         return Digest("sha256", self._sink.digest.hexdigest())

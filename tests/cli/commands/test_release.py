@@ -203,3 +203,41 @@ def test_missing_release_dir_config_is_a_one_line_error(bosh: RunBosh, tmp_path:
     assert result.exit_code == 1
     assert "config/final.yml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_vendor_package_brings_a_package_and_its_dependencies_as_final_builds(
+    bosh: RunBosh, fixture_release: Path, tmp_path: Path
+) -> None:
+    assert bosh("create-release", cwd=fixture_release).exit_code == 0
+    consumer = tmp_path / "consumer-release"
+    assert bosh("init-release", "--dir", consumer).exit_code == 0
+    (consumer / "config" / "final.yml").write_text(
+        "name: consumer\nblobstore:\n  provider: local\n"
+        f"  options:\n    blobstore_path: {tmp_path / 'consumer-blobs'}\n"
+    )
+
+    result = bosh("vendor-package", "webapp", fixture_release, "--dir", consumer)
+
+    assert result.exit_code == 0, result.stderr
+    assert (consumer / "packages" / "webapp" / "spec.lock").read_text() == (
+        "name: webapp\n"
+        "fingerprint: 9874258d4d4a8f32592d614292dd6be86cb8ee45e3cf2879e47b847a70307731\n"
+        "dependencies:\n- runtime\n"
+    )
+    assert (consumer / "packages" / "runtime" / "spec.lock").is_file()
+    assert len(list((tmp_path / "consumer-blobs").iterdir())) == 2
+    built = bosh("create-release", "--json", cwd=consumer)
+    packages = json.loads(built.stdout)["Tables"][2]["Rows"]
+    assert [row["package"] for row in packages] == [
+        "runtime/2eb45bfdf32092a1fec5371d9a64917e0a301cce551f8817f45e6656511f5292",
+        "webapp/9874258d4d4a8f32592d614292dd6be86cb8ee45e3cf2879e47b847a70307731",
+    ]
+
+
+def test_vendor_package_of_an_unknown_package_says_so(
+    bosh: RunBosh, fixture_release: Path, tmp_path: Path
+) -> None:
+    assert bosh("create-release", cwd=fixture_release).exit_code == 0
+    result = bosh("vendor-package", "nope", fixture_release, "--dir", tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Expected to find package 'nope'")
