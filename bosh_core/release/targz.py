@@ -41,6 +41,7 @@ _SAMPLE_BYTES = 8 << 10
 _STORE_RATIO = 0.9  # a sample that deflates to more than this is stored, not deflated
 _GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\x03"
 _RECORD_BYTES = tarfile.RECORDSIZE
+_MAX_HASH_BACKLOG = 8  # chunks waiting to be hashed
 
 ProgressCallback = Callable[[int], None]
 
@@ -68,6 +69,36 @@ def _deflate_chunk(data: bytes | bytearray, window: bytes, level: int) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
+@functools.cache
+def _hash_worker(role: str) -> ThreadPoolExecutor:
+    # One thread per role: its queue runs in submission order, which keeps each hash's
+    # updates in order whatever thread submits them.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sha256-{role}")
+
+
+class _BackgroundSha256:
+    """sha256 computed on a worker thread, in order, while the caller goes on writing.
+
+    hashlib releases the GIL on large buffers, so hashing runs beside reading, deflating
+    and writing; at most a few chunks wait, which bounds the memory held.
+    """
+
+    def __init__(self, role: str) -> None:
+        self._hash = hashlib.sha256()
+        self._worker = _hash_worker(role)
+        self._pending: deque[Future[None]] = deque()
+
+    def update(self, data: bytes | bytearray) -> None:
+        self._pending.append(self._worker.submit(self._hash.update, data))
+        while len(self._pending) > _MAX_HASH_BACKLOG:
+            self._pending.popleft().result()
+
+    def digest(self) -> Digest:
+        while self._pending:
+            self._pending.popleft().result()
+        return Digest("sha256", self._hash.hexdigest())
+
+
 class _GzipSink:
     """Ordered parallel gzip of whole chunks into `out`, hashing what it writes."""
 
@@ -81,7 +112,7 @@ class _GzipSink:
         self._window = b""
         self._crc = 0
         self._size = 0
-        self.digest = hashlib.sha256()
+        self.digest = _BackgroundSha256("archive")
         if compress:
             self._emit(_GZIP_HEADER)
 
@@ -196,7 +227,7 @@ class TarGzWriter:
             info.size = size
             info.mode = mode
             self._header(info)
-            hasher = hashlib.sha256()
+            hasher = _BackgroundSha256("content")
             remaining = size
             while remaining:
                 block = stream.read(min(CHUNK_BYTES, remaining))
@@ -210,7 +241,7 @@ class TarGzWriter:
                 if self._progress:
                     self._progress(len(block))
         self._pad()
-        return Digest("sha256", hasher.hexdigest())
+        return hasher.digest()
 
     def close(self) -> Digest:
         """Finish the archive; returns the sha256 of the bytes written to `out`."""
@@ -224,4 +255,4 @@ class TarGzWriter:
                 self._sink.write_chunk(self._buffer)
                 self._buffer = bytearray()
             self._sink.finish()
-        return Digest("sha256", self._sink.digest.hexdigest())
+        return self._sink.digest.digest()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import RunBosh
+from tests.core.blobstore.moto_s3 import moto_s3_server, new_bucket, s3_options
 
 ARCHIVE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -241,3 +242,41 @@ def test_vendor_package_of_an_unknown_package_says_so(
     result = bosh("vendor-package", "nope", fixture_release, "--dir", tmp_path)
     assert result.exit_code == 1
     assert result.stderr.startswith("Expected to find package 'nope'")
+
+
+def test_final_release_uploads_to_s3_and_a_fresh_clone_downloads_from_it(
+    bosh: RunBosh, fixture_release: Path, tmp_path: Path
+) -> None:
+    with moto_s3_server() as endpoint:
+        options = s3_options(endpoint, new_bucket(endpoint))
+        (fixture_release / "config" / "final.yml").write_text(
+            "name: fixture\nblobstore:\n  provider: s3\n  options:\n"
+            f"    bucket_name: {options['bucket_name']}\n    host: {options['host']}\n"
+            f"    port: {options['port']}\n    use_ssl: false\n"
+        )
+        (fixture_release / "config" / "private.yml").write_text(
+            "blobstore:\n  options:\n"
+            f"    access_key_id: {options['access_key_id']}\n"
+            f"    secret_access_key: {options['secret_access_key']}\n"
+        )
+        final = bosh("create-release", "--final", "--tty", cwd=fixture_release)
+        assert final.exit_code == 0, final.stderr
+        assert "-- Finished uploading 'runtime/2eb45bfdf3" in final.stdout
+        assert options["secret_access_key"] not in final.stdout + final.stderr
+
+        # Another machine: same release directory, empty ~/.bosh cache, no .dev_builds.
+        clone = tmp_path / "clone"
+        shutil.copytree(fixture_release, clone, ignore=shutil.ignore_patterns(".dev_builds"))
+        shutil.rmtree(Path.home() / ".bosh")
+        tarball = tmp_path / "fixture-1.tgz"
+        rebuilt = bosh(
+            "create-release",
+            clone / "releases" / "fixture" / "fixture-1.yml",
+            "--tarball",
+            tarball,
+            "--tty",
+            cwd=clone,
+        )
+        assert rebuilt.exit_code == 0, rebuilt.stderr
+        assert "-- Finished downloading 'webapp/9874258d4d" in rebuilt.stdout
+        assert bosh("inspect-local-release", tarball).exit_code == 0
