@@ -15,7 +15,7 @@ from bosh_cli.context import CLIContext, GlobalOptions
 from bosh_cli.ui import UI
 from bosh_core.errors import BoshError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "hoist_global_options", "main"]
 
 # Global options may come anywhere on the command line, as with the reference CLI:
 # ``bosh create-release --tty --force`` is ``bosh --tty create-release --force``.
@@ -62,6 +62,16 @@ class _BoshGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            raise click.UsageError(
+                f"Unknown command `{args[0]}'. Please specify one command of: "
+                + ", ".join(sorted(self.list_commands(ctx)))
+            )
+        return super().resolve_command(ctx, args)
+
 
 def _is_debug() -> bool:
     return os.environ.get("BOSH_LOG_LEVEL", "").lower() == "debug"
@@ -71,7 +81,9 @@ def _is_debug() -> bool:
     cls=_BoshGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="bosh-py", prog_name="bosh", message="version %(version)s")
+@click.version_option(
+    None, "-v", "--version", package_name="bosh-py", prog_name="bosh", message="version %(version)s"
+)
 @click.option(
     "-e", "--environment", envvar="BOSH_ENVIRONMENT", help="Director environment name or URL"
 )
@@ -129,7 +141,15 @@ for _module in (authoring, blobs, release, inspect):
 
 def main(args: Sequence[str] | None = None) -> None:
     """Run one command; exit 0 after ``Succeeded``, 1 after a one-line error."""
-    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        _run(list(sys.argv[1:] if args is None else args))
+    except BrokenPipeError:
+        # The reader went away (`bosh ... | head`): nothing more can be shown.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _run(argv: list[str]) -> None:
     ctx = None
     try:
         with cli.make_context("bosh", argv) as ctx:
@@ -142,6 +162,11 @@ def main(args: Sequence[str] | None = None) -> None:
         _fail(ctx, error.format_message())
     except BoshError as error:
         _fail(ctx, str(error))
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        # A file or directory the user named (or ~/.bosh) cannot be used as asked.
+        _fail(ctx, _os_error_message(error))
     except KeyboardInterrupt:
         _fail(ctx, "Interrupted")
     except Exception as error:
@@ -156,6 +181,13 @@ def main(args: Sequence[str] | None = None) -> None:
         ui = _ui_of(ctx)
         ui.print_line("Succeeded")
         ui.flush()
+
+
+def _os_error_message(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return reason
+    return f"{reason}: '{error.filename}'"
 
 
 def _ui_of(ctx: click.Context | None) -> UI:

@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -188,6 +189,7 @@ class UI:
         self._color = color and stdout_is_terminal and "NO_COLOR" not in os.environ
         self.interactive = interactive
         self._columns = columns
+        self._lock = threading.RLock()  # builds report progress from several threads
         self._previous_mode: str | None = None
         self._collected: dict[str, list[object] | None] = {
             "Tables": None,
@@ -202,40 +204,35 @@ class UI:
         self._line(text, "auto", end="\n")
 
     def begin_line(self, text: str) -> None:
-        """Raw text with no newline added (progress lines carry their own)."""
+        """Raw text with no newline added (progress lines carry their own newline)."""
         self._line(text, "raw", end="")
-
-    def end_line(self, text: str) -> None:
-        """Raw text that ends a line begun with :meth:`begin_line`."""
-        self._line(text, "raw", end="\n")
 
     def error_line(self, text: str) -> None:
         """An error line on stderr (red on a terminal); in JSON, one of ``Lines``."""
-        if self.json:
-            self._collect("Lines", text)
-            return
-        self._pad_before("auto")
-        self._err.write(f"{_RED}{text}{_RESET}\n" if self._color else f"{text}\n")
-        self._err.flush()
+        with self._lock:
+            if self.json:
+                self._collect("Lines", text)
+                return
+            self._pad_before("auto")
+            self._err.write(f"{_RED}{text}{_RESET}\n" if self._color else f"{text}\n")
+            self._err.flush()
 
     def print_block(self, text: str) -> None:
         """Raw output kept as is (task output, files); in JSON, one of ``Blocks``."""
-        if self.json:
-            self._collect("Blocks", text)
-            return
-        self._pad_before("raw")
-        self._write(text)
-
-    def print_error_block(self, text: str) -> None:
-        """Like :meth:`print_block`, red on a terminal."""
-        self.print_block(f"{_RED}{text}{_RESET}" if self._color and not self.json else text)
+        with self._lock:
+            if self.json:
+                self._collect("Blocks", text)
+                return
+            self._pad_before("raw")
+            self._write(text)
 
     def _line(self, text: str, mode: str, *, end: str) -> None:
-        if self.json:
-            self._collect("Lines", text)
-        elif self.tty:
-            self._pad_before(mode)
-            self._write(text + end)
+        with self._lock:
+            if self.json:
+                self._collect("Lines", text)
+            elif self.tty:
+                self._pad_before(mode)
+                self._write(text + end)
 
     # -- tables -----------------------------------------------------------------------
 
@@ -243,11 +240,12 @@ class UI:
         """A table; with ``--column``, only the named columns (by title or JSON key)."""
         if self._columns:
             table = self._only_chosen_columns(table)
-        if self.json:
-            self._collect("Tables", _table_as_json(table))
-            return
-        self._pad_before("auto")
-        self._write(_render_table(table, data_only=not self.tty))
+        with self._lock:
+            if self.json:
+                self._collect("Tables", _table_as_json(table))
+                return
+            self._pad_before("auto")
+            self._write(_render_table(table, data_only=not self.tty))
 
     def _only_chosen_columns(self, table: Table) -> Table:
         keep = set()

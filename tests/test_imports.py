@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import bosh_cli
 import bosh_core
 
 HEAVY = ("click", "boto3", "botocore", "openstack", "pyVmomi", "nats")
@@ -16,7 +17,8 @@ HEAVY = ("click", "boto3", "botocore", "openstack", "pyVmomi", "nats")
 
 def test_importing_bosh_core_pulls_no_heavy_module() -> None:
     code = (
-        "import sys, bosh_core, bosh_core.release.releasedir, bosh_core.serialization\n"
+        "import sys, bosh_core, bosh_core.serialization, bosh_core.release.releasedir,"
+        " bosh_core.release.tarball, bosh_core.blobstore\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     result = subprocess.run(
@@ -26,19 +28,23 @@ def test_importing_bosh_core_pulls_no_heavy_module() -> None:
 
 
 def _modules() -> list[str]:
-    return [
-        info.name
-        for info in pkgutil.walk_packages(bosh_core.__path__, prefix="bosh_core.")
-        if not info.name.startswith("bosh_core.testing")
-    ]
+    names = []
+    for package in (bosh_core, bosh_cli):
+        prefix = f"{package.__name__}."
+        names += [info.name for info in pkgutil.walk_packages(package.__path__, prefix=prefix)]
+    return [name for name in names if not name.endswith("__main__")]
+
+
+def test_every_subpackage_is_walked() -> None:
+    # A folder without __init__.py would be skipped silently by walk_packages.
+    assert {"bosh_core.release.tarball", "bosh_cli.commands.release"} <= set(_modules())
 
 
 @pytest.mark.parametrize("name", _modules())
 def test_all_lists_existing_public_names(name: str) -> None:
     module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
-    if exported is None:
-        return
+    assert exported is not None, f"{name} has no __all__"
     for public in exported:
         assert hasattr(module, public), f"{name}.__all__ names missing {public!r}"
     defined_here = {

@@ -8,54 +8,20 @@ from pathlib import Path
 import click
 
 from bosh_cli.context import CLIContext, pass_cli
-from bosh_cli.options import release_dir_option
+from bosh_cli.options import absolute_path, release_dir_option
 from bosh_cli.release_tables import print_release_tables
-from bosh_cli.ui import UI
-from bosh_core.errors import ReleaseError
-from bosh_core.models.version import Version
+from bosh_cli.reporters import BlobsLines, IndexLines
+from bosh_core.errors import BoshError, ReleaseError
+from bosh_core.models.version import Version, VersionError
 from bosh_core.release.releasedir import Release, ReleaseDir, write_release_tarball
 from bosh_core.release.tarball import read_release_tarball
 
 __all__ = ["COMMANDS"]
 
 
-class IndexLines:
-    """Reports index activity with the reference CLI's wording."""
-
-    def __init__(self, ui: UI) -> None:
-        self._ui = ui
-
-    def adding(self, kind: str, description: str) -> None:
-        self._ui.begin_line(f"Adding {kind} '{description}'...\n")
-
-    def added(self, kind: str, description: str, *, failed: bool) -> None:
-        if failed:
-            self._ui.error_line(f"Failed adding {kind} '{description}'\n")
-        else:
-            self._ui.begin_line(f"Added {kind} '{description}'\n")
-
-    def transfer_started(self, direction: str, description: str, digest: str) -> None:
-        self._ui.begin_line(f"-- Started {direction}ing '{description}' (sha1={digest})\n")
-
-    def transfer_finished(
-        self, direction: str, description: str, digest: str, *, failed: bool
-    ) -> None:
-        outcome = "Failed" if failed else "Finished"
-        line = f"-- {outcome} {direction}ing '{description}' (sha1={digest})\n"
-        (self._ui.error_line if failed else self._ui.begin_line)(line)
-
-    def release_added(self, index: str, description: str, *, failed: bool) -> None:
-        if failed:
-            self._ui.error_line(f"Failed adding {index} release '{description}'")
-        else:
-            self._ui.print_line(f"Added {index} release '{description}'")
-
-
-def _release_dir(cli: CLIContext, directory: str) -> ReleaseDir:
-    from bosh_cli.commands.blobs import BlobsLines
-
+def _release_dir(cli: CLIContext, directory: Path) -> ReleaseDir:
     return ReleaseDir(
-        Path(directory).expanduser().absolute(),
+        directory,
         cache_dir=Path("~/.bosh/cache").expanduser(),
         reporter=IndexLines(cli.ui),
         blobs_reporter=BlobsLines(cli.ui),
@@ -64,7 +30,21 @@ def _release_dir(cli: CLIContext, directory: str) -> ReleaseDir:
 
 
 def _version(text: str | None) -> Version | None:
-    return Version.parse(text) if text else None
+    if not text:
+        return None
+    try:
+        return Version.parse(text)
+    except VersionError as error:
+        raise VersionError(f"Invalid --version '{text}': {error}") from error
+
+
+def _default_name(release_dir: ReleaseDir) -> str:
+    try:
+        return release_dir.default_name()
+    except BoshError as error:
+        raise BoshError(
+            f"Check that you're in the top-level of the release directory: {error}"
+        ) from error
 
 
 @click.command("create-release", short_help="Create release")
@@ -86,7 +66,7 @@ def _version(text: str | None) -> Version | None:
 def create_release(
     cli: CLIContext,
     manifest: str | None,
-    directory: str,
+    directory: Path,
     name: str | None,
     version_text: str | None,
     timestamp_version: bool,
@@ -95,17 +75,17 @@ def create_release(
     force: bool,
 ) -> None:
     """Build a dev or final release from a release directory (or a release manifest)."""
+    if tarball and Path(tarball).expanduser().is_dir():
+        raise ReleaseError(
+            f"--tarball '{tarball}' is a directory: give the file to write,"
+            f" e.g. '{Path(tarball) / '((name))-((version)).tgz'}'"
+        )
     release_dir = _release_dir(cli, directory)
     version = _version(version_text)
     if manifest:
-        if not manifest.endswith(".yml"):
-            raise ReleaseError(
-                f"Expected '{manifest}' to be a release manifest"
-                " (dev_releases/<name>/<name>-<version>.yml or releases/...)"
-            )
         release = release_dir.release_from_manifest(Path(manifest))
     else:
-        release_name = name or release_dir.default_name()
+        release_name = name or _default_name(release_dir)
         release = release_dir.build_release(
             name=release_name,
             version=version
@@ -139,7 +119,7 @@ def create_release(
 def finalize_release(
     cli: CLIContext,
     path: str,
-    directory: str,
+    directory: Path,
     name: str | None,
     version_text: str | None,
     force: bool,
@@ -165,11 +145,13 @@ def finalize_release(
 
 @click.command("vendor-package", short_help="Vendor package")
 @click.argument("package", metavar="PACKAGE")
-@click.argument("source", metavar="SRC-DIR", default=".")
+@click.argument("source", metavar="SRC-DIR", default=".", callback=absolute_path)
 @release_dir_option
 @click.option("--prefix", default="", help="Prefix to add to the package name")
 @pass_cli
-def vendor_package(cli: CLIContext, package: str, source: str, directory: str, prefix: str) -> None:
+def vendor_package(
+    cli: CLIContext, package: str, source: Path, directory: Path, prefix: str
+) -> None:
     """Copy a package of another release directory's newest release into this one."""
     _release_dir(cli, directory).vendor_package(_release_dir(cli, source), package, prefix=prefix)
 

@@ -107,3 +107,43 @@ def test_the_console_script_module_runs() -> None:
     )
     for command in ("create-release", "inspect-local-release", "add-blob", "init-release"):
         assert command in result.stdout
+
+
+def test_unknown_command_lists_the_commands(bosh: RunBosh) -> None:
+    result = bosh("nope")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Unknown command `nope'. Please specify one command of: add-blob"
+    )
+
+
+def test_version_flag(bosh: RunBosh) -> None:
+    result = bosh("-v")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("version ")
+
+
+def test_a_closed_stdout_ends_quietly(fixture_release: Path) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "bosh_cli", "--tty", "create-release", "--force"],
+        cwd=fixture_release,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # as `| head` does once it has read enough
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 1
+    assert "Traceback" not in stderr
+    assert "Unexpected error" not in stderr
+
+
+def test_os_errors_name_the_path_in_one_line(bosh: RunBosh, tmp_path: Path) -> None:
+    release_dir = tmp_path / "r"
+    assert bosh("init-release", "--dir", release_dir).exit_code == 0
+    (release_dir / "config" / "final.yml").unlink()
+    (release_dir / "config" / "final.yml").mkdir()
+    result = bosh("create-release", "--dir", release_dir)
+    assert result.exit_code == 1
+    assert "final.yml" in result.stderr.splitlines()[0]
+    assert "Unexpected error" not in result.stderr

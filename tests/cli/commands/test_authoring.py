@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bosh_core.release.generate import init_release
-from bosh_core.release.git import GITIGNORE
 from tests.cli.conftest import RunBosh
 
 # The reference's skeletons, spelled out once in the core's tests.
@@ -50,6 +49,25 @@ def test_init_release_defaults_to_the_current_directory(tmp_path: Path, bosh: Ru
     assert (directory / "jobs").is_dir()
 
 
+# What the reference CLI writes (releasedir/git_repo.go), spelled out to catch any drift.
+REFERENCE_GITIGNORE = """\
+config/private.yml
+blobs
+dev_releases
+releases/*.tgz
+releases/**/*.tgz
+.dev_builds
+.final_builds/jobs/**/*.tgz
+.final_builds/packages/**/*.tgz
+.DS_Store
+.idea
+*.swp
+*~
+*#
+#*
+"""
+
+
 def test_init_release_git_makes_a_repository_that_ignores_build_outputs(
     tmp_path: Path, bosh: RunBosh
 ) -> None:
@@ -58,7 +76,7 @@ def test_init_release_git_makes_a_repository_that_ignores_build_outputs(
     result = bosh("init-release", "--git", "--dir", directory)
 
     assert result.exit_code == 0, result.stderr
-    assert (directory / ".gitignore").read_text() == GITIGNORE
+    assert (directory / ".gitignore").read_text() == REFERENCE_GITIGNORE
     (directory / "blobs").mkdir()
     (directory / "blobs" / "big.tgz").write_bytes(b"blob")
     (directory / "dev_releases").mkdir()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bosh_cli.commands.blobs import human_bytes
+from bosh_cli.reporters import human_bytes
 from tests.cli.conftest import RunBosh
 
 HELLO = b"hello"

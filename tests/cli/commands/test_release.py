@@ -280,3 +280,29 @@ def test_final_release_uploads_to_s3_and_a_fresh_clone_downloads_from_it(
         assert rebuilt.exit_code == 0, rebuilt.stderr
         assert "-- Finished downloading 'webapp/9874258d4d" in rebuilt.stdout
         assert bosh("inspect-local-release", tarball).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--version", "1..x"], "Invalid --version '1..x': "),
+        (["--tarball", "."], "--tarball '.' is a directory: give the file to write"),
+        (["--dir", "/nonexistent/release"], "Check that you're in the top-level of the release"),
+    ],
+)
+def test_create_release_user_errors_are_one_line(
+    bosh: RunBosh, fixture_release: Path, args: list[str], message: str
+) -> None:
+    result = bosh("create-release", "--force", *args, cwd=fixture_release)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_tarball_destination_is_a_one_line_error(
+    bosh: RunBosh, fixture_release: Path
+) -> None:
+    result = bosh("create-release", "--tarball", "/proc/release.tgz", cwd=fixture_release)
+    assert result.exit_code == 1
+    assert "/proc" in result.stderr.splitlines()[0]
+    assert "Unexpected error" not in result.stderr
