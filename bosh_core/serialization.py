@@ -13,13 +13,15 @@ for multi-line strings, keys in the order given.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 import yaml
+from cattrs.cols import is_mapping, mapping_structure_factory
 
-from bosh_core.errors import Problem, YAMLError
+from bosh_core.errors import ManifestError, Problem, YAMLError
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -27,7 +29,9 @@ __all__ = [
     "converter",
     "dump_json",
     "dump_yaml",
+    "kind_of",
     "load_yaml",
+    "load_yaml_as",
     "register_renames",
     "structure",
     "unstructure",
@@ -50,12 +54,24 @@ def _structure_str(value: Any, _: type[str]) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    raise ValueError(f"expected a string, found {_kind(value)}")
+    if isinstance(value, bytes):
+        # A !!binary scalar, as the old Ruby CLI wrote digests in indexes; Go decodes it
+        # into a string field too. Bytes that are not UTF-8 then fail whatever checks the
+        # string (a digest is refused by name) instead of failing here without a path.
+        return value.decode(errors="replace")
+    raise ValueError(f"expected a string, found {kind_of(value)}")
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a decoded YAML/JSON value is, for messages: ``a list``, ``a string``..."""
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
     if isinstance(value, Mapping):
         return "a map"
     if isinstance(value, list | tuple):
@@ -66,11 +82,34 @@ def _kind(value: Any) -> str:
 def _structure_bool(value: Any, _: type[bool]) -> bool:
     if isinstance(value, bool):
         return value
-    raise ValueError(f"expected true or false, found {_kind(value)}")
+    raise ValueError(f"expected true or false, found {kind_of(value)}")
+
+
+def _mapping_only(structure_fn: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """`structure_fn` for a class or dict type, refusing anything that is not a map.
+
+    cattrs would read a list or a string as an attrs class with every field defaulted
+    (an index.yml that is a list would become an empty index, then be overwritten).
+    """
+
+    def structure_mapping(value: Any, cls: Any) -> T:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected a map, found {kind_of(value)}")
+        return structure_fn(value, cls)
+
+    return structure_mapping
 
 
 converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook_factory(
+    attrs.has, lambda cls: _mapping_only(converter.gen_structure_attrs_fromdict(cls))
+)
+converter.register_structure_hook_factory(
+    is_mapping,
+    # Not converter.gen_structure_mapping: it registers its unchecked hook for `cls` too.
+    lambda cls: _mapping_only(mapping_structure_factory(cls, converter)),
+)
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -177,6 +216,12 @@ def load_yaml(
         loader.dispose()
 
 
+def load_yaml_as(text: str | bytes, cls: type[T], *, source: str) -> T:
+    """Parse one YAML document into `cls`; an empty document reads as an empty map."""
+    document = load_yaml(text, source=source)
+    return structure({} if document is None else document, cls, source=source)
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
@@ -215,11 +260,15 @@ def unstructure(value: Any) -> Any:
 
 
 def structure(data: Any, cls: type[T], *, source: str) -> T:
-    """Build `cls` from plain data; type errors become one ManifestError naming paths."""
+    """Build `cls` from plain data; type errors become one ManifestError naming paths.
+
+    An attrs class or a dict is built only from a map: a document whose top level is a
+    list or a scalar is refused ("expected a map, found a list"), not read as empty.
+    """
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        raise YAMLError(source, _problems_from(exc)) from None
+        raise ManifestError(source, _problems_from(exc)) from None
 
 
 def _problems_from(exc: BaseException) -> list[Problem]:
@@ -245,7 +294,7 @@ def register_renames(cls: type[Any], renames: Mapping[str, str]) -> None:
         attr: cattrs.gen.override(rename=key) for attr, key in renames.items()
     }
     converter.register_structure_hook(
-        cls, cattrs.gen.make_dict_structure_fn(cls, converter, **overrides)
+        cls, _mapping_only(cattrs.gen.make_dict_structure_fn(cls, converter, **overrides))
     )
     converter.register_unstructure_hook(
         cls, cattrs.gen.make_dict_unstructure_fn(cls, converter, **overrides)

@@ -92,6 +92,13 @@ def create_release(
             or release_dir.next_dev_version(release_name, timestamp=timestamp_version),
             force=force,
         )
+        if uncompressed := release_dir.no_compression_mismatch():
+            cli.ui.error_line(
+                "Warning: The following packages have no_compression: true in their spec"
+                " files, but final.yml does not have no_compression: true. Consider setting"
+                " no_compression: true in final.yml to avoid compression on the outer release"
+                f" tarball: {', '.join(uncompressed)}"
+            )
         if final:
             final_version = version or release_dir.next_final_version(release_name)
             release = release_dir.finalize_release(

@@ -40,17 +40,18 @@ class Blobstore(abc.ABC):
 
 
 @contextlib.contextmanager
-def staged_destination(destination: Path) -> Iterator[Path]:
+def staged_destination(destination: Path, *, mode: int = 0o666) -> Iterator[Path]:
     """A temporary path beside `destination`, renamed onto it when the block succeeds.
 
     Beside, so the rename stays on one filesystem and is atomic: a reader never sees a
     half-written blob, and an interrupted transfer leaves no file under the final name.
+    The file is created with `mode` less the umask.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     staged = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}.part")
-    # os.open with 0o666 lets the umask decide the mode, as for any file the user writes
+    # The default 0o666 lets the umask decide the mode, as for any file the user writes
     # (mkstemp would leave every blob readable by its owner only).
-    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
     try:
         yield staged
         staged.replace(destination)

@@ -21,6 +21,7 @@ import attrs
 
 from bosh_core.blobstore import Blobstore, staged_destination
 from bosh_core.errors import BlobNotFoundError, BlobstoreError, ConfigError
+from bosh_core.serialization import kind_of
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -139,22 +140,8 @@ class _OptionReader:
             return value
         raise ConfigError(
             f"Invalid S3 blobstore option '{key}' in {self._source}:"
-            f" expected {described}, found {_kind(value)}"
+            f" expected {described}, found {kind_of(value)}"
         )
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a map"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def _check(fields: Mapping[str, Any]) -> None:

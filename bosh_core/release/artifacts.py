@@ -5,6 +5,10 @@ fixed order, through :class:`TarGzWriter` (reproducible bytes). Each file's cont
 hashed while it is archived and compared with the digest that went into the fingerprint,
 so a file edited during the build fails the build instead of producing an archive that
 does not match its fingerprint.
+
+A package with a ``pre_packaging`` script is the exception, as in the reference: its
+files are checked when they are copied to the staging directory, then the script may
+change them, and what it leaves is archived unchecked.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from bosh_core.digest import Digest
+from bosh_core.digest import Digest, file_digest
 from bosh_core.errors import ReleaseError
 from bosh_core.release.source import PackageSource, SourceFile
-from bosh_core.release.targz import ProgressCallback, TarGzWriter
+from bosh_core.release.targz import TarGzWriter
 
 __all__ = ["staged_package_files", "write_artifact"]
 
@@ -43,11 +47,13 @@ def write_artifact(
     *,
     expected: dict[str, Digest],
     compress: bool = True,
-    progress: ProgressCallback | None = None,
 ) -> Digest:
-    """Archive `files` into `out`; returns the sha256 of the archive bytes."""
+    """Archive `files` into `out`; returns the sha256 of the archive bytes.
+
+    A file named in `expected` must still have that content digest.
+    """
     by_name = {source.name: source for source in files}
-    with TarGzWriter(out, compress=compress, progress=progress) as writer:
+    with TarGzWriter(out, compress=compress) as writer:
         writer.add_directory("./")
         for name, is_dir in _tree_order(list(by_name)):
             if is_dir:
@@ -58,24 +64,34 @@ def write_artifact(
                 writer.add_symlink(f"./{name}", str(source.path.readlink()))
                 continue
             content = writer.add_file(f"./{name}", source.path, mode=source.archive_mode())
-            if name in expected and content != expected[name]:
-                raise ReleaseError(
-                    f"File '{source.path}' changed while the release was being built"
-                    f" (fingerprinted as '{expected[name]}', archived as '{content}');"
-                    " run the command again"
-                )
+            if name in expected:
+                _check_unchanged(source.path, expected[name], content)
         return writer.close()
 
 
-@contextmanager
-def staged_package_files(package: PackageSource, release_dir: Path) -> Iterator[list[SourceFile]]:
-    """The files to archive for `package`, after its ``pre_packaging`` script if it has one.
+def _check_unchanged(path: Path, fingerprinted: Digest, actual: Digest) -> None:
+    if actual != fingerprinted:
+        raise ReleaseError(
+            f"File '{path}' changed while the release was being built"
+            f" (fingerprinted as '{fingerprinted}', archived as '{actual}');"
+            " run the command again"
+        )
 
-    Like the reference, the script runs with ``bash -x`` in a staging copy of the package
-    files (``BUILD_DIR``, ``RELEASE_DIR`` set) and is not itself archived.
+
+@contextmanager
+def staged_package_files(
+    package: PackageSource, release_dir: Path
+) -> Iterator[tuple[list[SourceFile], dict[str, Digest]]]:
+    """The files to archive for `package` and the content digests they must still have.
+
+    Without a ``pre_packaging`` script these are the package's own files and digests.
+    With one, as in the reference, the files are copied to a staging directory (each
+    copy checked against its fingerprinted digest), the script runs there with
+    ``bash -x`` (``BUILD_DIR``, ``RELEASE_DIR`` set), and what it leaves, less the
+    script itself, is archived: nothing is left to check.
     """
     if package.pre_packaging is None:
-        yield list(package.files)
+        yield list(package.files), package.content_digests
         return
     with tempfile.TemporaryDirectory(prefix="bosh-pre-packaging-") as staging_name:
         staging = Path(staging_name)
@@ -84,9 +100,12 @@ def staged_package_files(package: PackageSource, release_dir: Path) -> Iterator[
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_link():
                 target.symlink_to(source.path.readlink())
-            else:
-                shutil.copyfile(source.path, target)
-                target.chmod(source.archive_mode())
+                continue
+            shutil.copyfile(source.path, target)
+            target.chmod(source.archive_mode())
+            expected = package.content_digests.get(source.name)
+            if expected is not None:
+                _check_unchanged(source.path, expected, file_digest(target, expected.algorithm))
         result = subprocess.run(
             ["bash", "-x", str(staging / "pre_packaging")],
             cwd=staging,
@@ -102,8 +121,9 @@ def staged_package_files(package: PackageSource, release_dir: Path) -> Iterator[
                 f"{result.stderr.strip()}"
             )
         (staging / "pre_packaging").unlink()
-        yield [
+        staged = [
             SourceFile(path, path.relative_to(staging).as_posix(), follow_symlinks=False)
             for path in sorted(staging.rglob("*"))
             if path.is_symlink() or path.is_file()
         ]
+        yield staged, {}

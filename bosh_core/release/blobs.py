@@ -20,7 +20,6 @@ import hashlib
 import logging
 import os
 import queue
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,7 @@ from bosh_core.release.config import (
     load_release_config,
     open_release_blobstore,
 )
-from bosh_core.release.index import write_atomically
+from bosh_core.release.files import remove_path, write_atomically, write_yaml
 
 __all__ = ["EMPTY_BLOBS_INDEX", "BlobEntry", "BlobsDir", "BlobsReporter"]
 
@@ -120,7 +119,7 @@ class BlobsDir:
         self._reporter: BlobsReporter = reporter or _SilentReporter()
         self._make_blobstore = blobstore or self._configured_blobstore
         self._blobstore: Blobstore | None = None
-        self._blobstore_lock = threading.Lock()
+        self._blobstore_lock = threading.Lock()  # parallel downloads and uploads share it
 
     def init(self) -> None:
         """Start an empty blobs.yml (init-release)."""
@@ -139,9 +138,7 @@ class BlobsDir:
             ) from None
         except OSError as exc:
             raise ReleaseError(f"Reading blobs index '{self.index_path}': {exc.strerror}") from None
-        records = serialization.structure(
-            serialization.load_yaml(text, source=source) or {}, dict[str, _Record], source=source
-        )
+        records = serialization.load_yaml_as(text, dict[str, _Record], source=source)
         entries = []
         for path, record in records.items():
             self._local_path(path)
@@ -186,10 +183,7 @@ class BlobsDir:
         local = self._local_path(blob_path)
         entries = self.blobs()
         try:
-            if local.is_dir() and not local.is_symlink():
-                shutil.rmtree(local)
-            else:
-                local.unlink(missing_ok=True)
+            remove_path(local)
         except OSError as exc:
             raise ReleaseError(
                 f"Removing blob '{blob_path}' from blobs/: {exc.strerror} ({local})"
@@ -215,7 +209,7 @@ class BlobsDir:
 
         _in_pool(check, [entry for entry in entries if entry.object_id], workers=parallel)
         if stale:
-            self._get_blobstore()  # a configuration problem is reported once, not per blob
+            self.blobstore()  # a configuration problem is reported once, not per blob
             stale.sort(key=lambda entry: entry.path)
             _in_pool(self._download, stale, workers=parallel)
 
@@ -246,7 +240,7 @@ class BlobsDir:
             # Refuse to publish bytes that do not match blobs.yml: every later sync would
             # fail against the uploaded object.
             _parse_digest(entry).verify_file(local, what=f"blob '{entry.path}' ({local})")
-            blob_id = self._get_blobstore().put(local)
+            blob_id = self.blobstore().put(local)
         except BoshError as exc:
             self._reporter.blob_upload_finished(entry.path, blob_id="", error=exc)
             raise _wrapped(exc, f"Creating blob for path '{entry.path}'") from None
@@ -291,7 +285,7 @@ class BlobsDir:
     def _fetch(self, entry: BlobEntry, digest: MultipleDigest, destination: Path) -> None:
         """Download into place only once the bytes match the digest."""
         assert entry.object_id is not None
-        blobstore = self._get_blobstore()
+        blobstore = self.blobstore()
         for attempt in range(1, _DOWNLOAD_ATTEMPTS + 1):
             try:
                 with staged_destination(destination) as staged:
@@ -307,7 +301,8 @@ class BlobsDir:
                     f"Cannot write blob to '{destination}': {exc.strerror}"
                 ) from None
 
-    def _get_blobstore(self) -> Blobstore:
+    def blobstore(self) -> Blobstore:
+        """The release blobstore, made once (thread-safe) when first needed."""
         with self._blobstore_lock:
             if self._blobstore is None:
                 self._blobstore = self._make_blobstore()
@@ -360,11 +355,7 @@ class BlobsDir:
             }
             for path in go_yaml_key_order(by_path)
         }
-        try:
-            with write_atomically(self.index_path) as stream:
-                stream.write(serialization.dump_yaml(document).encode())
-        except OSError as exc:
-            raise ReleaseError(f"Writing blobs index '{self.index_path}': {exc.strerror}") from None
+        write_yaml(self.index_path, document, what="blobs index")
 
 
 def _is_local(path: str) -> bool:

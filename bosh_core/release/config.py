@@ -18,7 +18,7 @@ import attrs
 from bosh_core import serialization
 from bosh_core.blobstore import Blobstore
 from bosh_core.errors import ConfigError
-from bosh_core.release.index import write_atomically
+from bosh_core.release.files import write_atomically
 
 __all__ = [
     "BLOBSTORE_PROVIDERS",
@@ -97,7 +97,7 @@ def _read(path: Path, schema: type[Any]) -> Any:
         raise ConfigError(f"Cannot read config '{path}': {exc.strerror}") from None
     document = serialization.load_yaml(text, source=f"config '{path}'")
     return serialization.structure(
-        _without_nulls(document or {}), schema, source=f"config '{path}'"
+        _without_nulls({} if document is None else document), schema, source=f"config '{path}'"
     )
 
 

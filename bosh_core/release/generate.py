@@ -6,12 +6,12 @@ tool looks the same and fingerprints the same.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from bosh_core.errors import ReleaseError
 from bosh_core.release.blobs import BlobsDir
 from bosh_core.release.config import save_release_name
+from bosh_core.release.files import check_name, remove_path
 from bosh_core.release.git import GitRepo
 
 __all__ = [
@@ -94,12 +94,8 @@ def generate_package(release_dir: Path, name: str) -> None:
 def reset_release(release_dir: Path) -> None:
     """Remove dev builds, dev releases and local blob copies (final builds stay)."""
     for name in BUILD_OUTPUTS:
-        path = release_dir / name
         try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+            remove_path(release_dir / name)
         except OSError as exc:
             raise ReleaseError(
                 f"Removing {name}/ in '{release_dir}': {exc.strerror} ('{exc.filename}')"
@@ -107,29 +103,12 @@ def reset_release(release_dir: Path) -> None:
 
 
 def _new_artifact_dir(release_dir: Path, folder: str, name: str, *, kind: str) -> Path:
-    _check_name(name, kind=kind)
+    check_name(name, kind=kind)
     directory = release_dir / folder / name
     if directory.exists() or directory.is_symlink():
         raise ReleaseError(f"{kind} '{name}' at '{directory}' already exists")
     _make_dirs(directory, what=f"{kind.lower()} '{name}' dir")
     return directory
-
-
-def _check_name(name: str, *, kind: str) -> None:
-    """A job or package name becomes one directory name (and one name in release.MF)."""
-    problem = None
-    if not name.strip():
-        problem = "it is empty"
-    elif name in (".", ".."):
-        problem = "it names a directory ('.' or '..')"
-    elif any(char in name for char in "/\\\0"):
-        problem = "it contains a path separator or NUL; it must be a single directory name"
-    elif name != name.strip():
-        problem = "it starts or ends with whitespace"
-    if problem:
-        raise ReleaseError(
-            f"{kind} name '{name}' is not valid: {problem}. Use a plain name such as 'web'"
-        )
 
 
 def _make_dirs(path: Path, *, what: str) -> None:

@@ -70,15 +70,12 @@ class GitRepo:
             return "empty"
         raise _failure(f"Checking last commit SHA of '{self.release_dir}'", _SHORT_HEAD, result)
 
-    def is_dirty(self) -> bool:
-        """Whether ``git status`` lists anything: changed, staged or untracked paths.
-
-        Ignored files do not count. Outside a repository nothing is dirty.
-        """
-        return bool(self._local_modifications())
-
     def must_not_be_dirty(self, *, force: bool) -> bool:
-        """Refuse local modifications unless `force`; return whether there are any."""
+        """Refuse local modifications unless `force`; return whether there are any.
+
+        Modifications are what ``git status`` lists: changed, staged or untracked paths,
+        not ignored files. Outside a repository nothing is modified.
+        """
         modifications = self._local_modifications()
         if modifications and not force:
             raise ReleaseError(

@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol, TypeVar
 
 import attrs
 
@@ -35,6 +35,7 @@ from bosh_core.models.release import (
     ReleaseManifest,
 )
 from bosh_core.models.version import Version
+from bosh_core.release.files import check_name, write_yaml
 
 __all__ = [
     "Artifact",
@@ -42,8 +43,10 @@ __all__ = [
     "ArtifactIndexStore",
     "IndexReporter",
     "ReleaseIndexStore",
-    "write_atomically",
+    "read_release_manifest",
 ]
+
+Document = TypeVar("Document")
 
 
 class IndexReporter(Protocol):
@@ -68,20 +71,6 @@ class Artifact:
     path: Path
 
 
-@contextlib.contextmanager
-def write_atomically(destination: Path) -> Iterator[IO[bytes]]:
-    """Write `destination` through a temporary file renamed into place on success."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-        Path(temporary).replace(destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 class ArtifactCache:
     """Archives by digest string, e.g. ``~/.bosh/cache/sha256:ab12...``."""
 
@@ -104,19 +93,31 @@ class ArtifactCache:
                 f"Local copy '{path}' of an archive does not match its digest: {exc}."
                 " Remove the file and run the command again"
             ) from None
+        except OSError as exc:
+            raise ReleaseError(f"Cannot read cached archive '{path}': {exc.strerror}") from None
         return path
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[tuple[IO[bytes], Callable[[str], Path]]]:
-        """A temporary file in the cache and a function that files it under its digest."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".building-")
+        """A temporary file in the cache and a function that files it under its digest.
+
+        Archives in the cache are readable by their owner only (mkstemp's 0600), as the
+        reference's are; they keep that mode inside release tarballs.
+        """
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".building-")
+        except OSError as exc:
+            raise self._unwritable(exc) from None
         stored: list[Path] = []
 
         def store(digest: str) -> Path:
-            stream.flush()
             target = self.path_for(digest)
-            Path(temporary).replace(target)
+            try:
+                stream.flush()
+                Path(temporary).replace(target)
+            except OSError as exc:
+                raise self._unwritable(exc) from None
             stored.append(target)
             return target
 
@@ -127,19 +128,30 @@ class ArtifactCache:
             if not stored:
                 Path(temporary).unlink(missing_ok=True)
 
+    def _unwritable(self, exc: OSError) -> ReleaseError:
+        return ReleaseError(
+            f"Cannot write to the archive cache '{self.directory}': {exc.strerror}"
+            f" ('{exc.filename or self.directory}'); make it a writable directory"
+        )
 
-def _load_document(path: Path) -> Any:
-    # Indexes written by the old Ruby CLI carry "!binary" where YAML means "!!binary".
-    text = path.read_text().replace(" !binary ", " !!binary ")
-    return _decode_binary(serialization.load_yaml(text, source=str(path)) or {})
+
+def _read_document(path: Path, cls: type[Document], *, what: str) -> Document:
+    """Read and check the index or manifest at `path`; every failure names the file."""
+    try:
+        # Indexes written by the old Ruby CLI carry "!binary" where YAML means "!!binary".
+        text = path.read_bytes().decode().replace(" !binary ", " !!binary ")
+    except OSError as exc:
+        raise ReleaseError(f"Cannot read {what} '{path}': {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(
+            f"Cannot read {what} '{path}': it is not UTF-8 text (byte {exc.start})"
+        ) from None
+    return serialization.load_yaml_as(text, cls, source=f"{what} '{path}'")
 
 
-def _decode_binary(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, dict):
-        return {_decode_binary(k): _decode_binary(v) for k, v in value.items()}
-    return value
+def read_release_manifest(path: Path) -> ReleaseManifest:
+    """A release manifest of ``dev_releases/`` or ``releases/`` (``<name>-<version>.yml``)."""
+    return _read_document(path, ReleaseManifest, what="release manifest")
 
 
 class ArtifactIndexStore:
@@ -164,13 +176,24 @@ class ArtifactIndexStore:
         self._lock = threading.Lock()
 
     def _index_path(self, name: str) -> Path:
-        return (self.directory / name if self._per_name else self.directory) / "index.yml"
+        if not self._per_name:
+            return self.directory / "index.yml"
+        check_name(name, kind=self.kind.capitalize())
+        return self.directory / name / "index.yml"
 
     def _read(self, name: str) -> ArtifactIndex:
         path = self._index_path(name)
         if not path.exists():
             return ArtifactIndex()
-        return serialization.structure(_load_document(path), ArtifactIndex, source=str(path))
+        index = _read_document(path, ArtifactIndex, what=f"{self.kind} index")
+        for entry in index.builds.values():
+            try:
+                MultipleDigest.parse(entry.sha1)
+            except ReleaseError as exc:
+                raise ReleaseError(
+                    f"Invalid {self.kind} index '{path}': build '{entry.version}': {exc}"
+                ) from None
+        return index
 
     def find(self, name: str, fingerprint: str) -> Artifact | None:
         """The archive built for `fingerprint`, from the cache or the blobstore.
@@ -178,20 +201,24 @@ class ArtifactIndexStore:
         A dev build whose archive left the cache (a wiped ``~/.bosh/cache``) counts as
         not built: it is rebuilt, where the reference would stop with an error.
         """
-        for entry in self._read(name).builds.values():
-            if entry.version != fingerprint:
-                continue
-            if self._blobstore is None and self._cache.verified(entry.sha1) is None:
+        entry = next(
+            (e for e in self._read(name).builds.values() if e.version == fingerprint), None
+        )
+        if entry is None:
+            return None
+        path = self._cache.verified(entry.sha1)
+        if path is None:
+            if self._blobstore is None:
                 return None
-            return Artifact(name, fingerprint, entry.sha1, self._fetch(name, entry))
-        return None
+            path = self._download(name, entry, self._blobstore)
+        return Artifact(name, fingerprint, entry.sha1, path)
 
-    def _fetch(self, name: str, entry: ArtifactIndexEntry) -> Path:
-        cached = self._cache.verified(entry.sha1)
-        if cached is not None:
-            return cached
+    def _download(
+        self, name: str, entry: ArtifactIndexEntry, blobstore: Callable[[], Blobstore]
+    ) -> Path:
+        """Fetch a final build missing from the cache from the blobstore, verified."""
         description = f"{name}/{entry.version}"
-        if self._blobstore is None or not entry.blobstore_id:
+        if not entry.blobstore_id:
             raise ReleaseError(
                 f"Cannot find the archive of {self.kind} '{description}' (digest '{entry.sha1}')"
                 f" in the local cache '{self._cache.directory}' and no blobstore holds it"
@@ -200,7 +227,7 @@ class ArtifactIndexStore:
         failed = True
         try:
             target = self._cache.path_for(entry.sha1)
-            self._blobstore().get(entry.blobstore_id, target)
+            blobstore().get(entry.blobstore_id, target)
             MultipleDigest.parse(entry.sha1).verify_file(
                 target, what=f"blob '{entry.blobstore_id}' of {self.kind} '{description}'"
             )
@@ -235,15 +262,15 @@ class ArtifactIndexStore:
                 builds[fingerprint] = ArtifactIndexEntry(
                     version=fingerprint, blobstore_id=blobstore_id, sha1=digest
                 )
-                self._save(name, ArtifactIndex(dict(sorted(builds.items()))))
+                write_yaml(
+                    self._index_path(name),
+                    ArtifactIndex(dict(sorted(builds.items()))),
+                    what=f"{self.kind} index",
+                )
             failed = False
         finally:
             self._reporter.added(self.kind, description, failed=failed)
         return Artifact(name, fingerprint, digest, archive)
-
-    def _save(self, name: str, index: ArtifactIndex) -> None:
-        with write_atomically(self._index_path(name)) as stream:
-            stream.write(serialization.dump_yaml(serialization.unstructure(index)).encode())
 
 
 class ReleaseIndexStore:
@@ -254,19 +281,23 @@ class ReleaseIndexStore:
         self.label = label
         self._reporter = reporter
 
-    def _index_path(self, name: str) -> Path:
-        return self.directory / name / "index.yml"
-
-    def manifest_path(self, name: str, version: str) -> Path:
-        return self.directory / name / f"{name}-{version}.yml"
-
-    def _read(self, name: str) -> ReleaseIndex:
+    def _release_directory(self, name: str) -> Path:
         if not name:
             raise ReleaseError("Expected non-empty release name")
+        check_name(name, kind="Release")
+        return self.directory / name
+
+    def _index_path(self, name: str) -> Path:
+        return self._release_directory(name) / "index.yml"
+
+    def manifest_path(self, name: str, version: str) -> Path:
+        return self._release_directory(name) / f"{name}-{version}.yml"
+
+    def _read(self, name: str) -> ReleaseIndex:
         path = self._index_path(name)
         if not path.exists():
             return ReleaseIndex()
-        return serialization.structure(_load_document(path), ReleaseIndex, source=str(path))
+        return _read_document(path, ReleaseIndex, what=f"{self.label} release index")
 
     def versions(self, name: str) -> list[Version]:
         return sorted(Version.parse(entry.version) for entry in self._read(name).builds.values())
@@ -278,23 +309,24 @@ class ReleaseIndexStore:
     def contains(self, name: str, version: str) -> bool:
         return any(entry.version == version for entry in self._read(name).builds.values())
 
-    def read_manifest(self, name: str, version: str) -> ReleaseManifest:
-        path = self.manifest_path(name, version)
-        return serialization.structure(_load_document(path), ReleaseManifest, source=str(path))
-
     def add(self, manifest: ReleaseManifest) -> None:
         description = f"{manifest.name}/{manifest.version}"
         index = self._read(manifest.name)
-        if self.contains(manifest.name, manifest.version):
+        if any(entry.version == manifest.version for entry in index.builds.values()):
             raise ReleaseError(f"Release version '{manifest.version}' already exists")
         failed = True
         try:
-            with write_atomically(self.manifest_path(manifest.name, manifest.version)) as stream:
-                stream.write(serialization.dump_yaml(serialization.unstructure(manifest)).encode())
+            write_yaml(
+                self.manifest_path(manifest.name, manifest.version),
+                manifest,
+                what="release manifest",
+            )
             builds = {**index.builds, str(uuid.uuid4()): ReleaseIndexEntry(manifest.version)}
-            with write_atomically(self._index_path(manifest.name)) as stream:
-                document = ReleaseIndex(dict(sorted(builds.items())))
-                stream.write(serialization.dump_yaml(serialization.unstructure(document)).encode())
+            write_yaml(
+                self._index_path(manifest.name),
+                ReleaseIndex(dict(sorted(builds.items()))),
+                what=f"{self.label} release index",
+            )
             failed = False
         finally:
             self._reporter.release_added(self.label, description, failed=failed)

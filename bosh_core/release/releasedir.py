@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import attrs
 
 from bosh_core import serialization
 from bosh_core.blobstore import Blobstore
+from bosh_core.digest import Digest
 from bosh_core.errors import ReleaseError
 from bosh_core.models.release import (
     CompiledPackageRef,
@@ -32,7 +33,8 @@ from bosh_core.models.release import (
 from bosh_core.models.version import Version
 from bosh_core.release.artifacts import staged_package_files, write_artifact
 from bosh_core.release.blobs import BlobsDir, BlobsReporter
-from bosh_core.release.config import ReleaseDirConfig, load_release_config, open_release_blobstore
+from bosh_core.release.config import ReleaseDirConfig, load_release_config
+from bosh_core.release.files import check_name, remove_path, write_atomically, write_yaml
 from bosh_core.release.git import GitRepo
 from bosh_core.release.index import (
     Artifact,
@@ -40,12 +42,13 @@ from bosh_core.release.index import (
     ArtifactIndexStore,
     IndexReporter,
     ReleaseIndexStore,
-    write_atomically,
+    read_release_manifest,
 )
 from bosh_core.release.source import (
     JobSource,
     LicenseSource,
     PackageSource,
+    no_compression_packages,
     read_release_source,
 )
 from bosh_core.release.targz import TarGzWriter
@@ -94,13 +97,15 @@ class ReleaseDir:
         self.path = path
         self._cache = ArtifactCache(cache_dir)
         self._reporter = reporter
-        self._blobs_reporter = blobs_reporter
         self._parallel = max(1, parallel)
         self._clock = clock
+        # Blob syncing and the final builds share one blobstore, made (under a lock) when
+        # first needed: parallel finalize threads would otherwise race to create it.
+        self._blobs = BlobsDir(path, reporter=blobs_reporter)
         self.dev_releases = ReleaseIndexStore(path / "dev_releases", label="dev", reporter=reporter)
         self.final_releases = ReleaseIndexStore(path / "releases", label="final", reporter=reporter)
         self._dev = self._indexes(path / ".dev_builds", blobstore=None)
-        self._final = self._indexes(path / ".final_builds", blobstore=self._blobstore)
+        self._final = self._indexes(path / ".final_builds", blobstore=self._blobs.blobstore)
 
     def _indexes(self, root: Path, *, blobstore: Callable[[], Blobstore] | None) -> _Indexes:
         def store(kind: str, directory: str, *, per_name: bool) -> ArtifactIndexStore:
@@ -123,12 +128,16 @@ class ReleaseDir:
     def config(self) -> ReleaseDirConfig:
         return load_release_config(self.path)
 
-    @functools.cache  # noqa: B019 - one blobstore client per release directory object
-    def _blobstore(self) -> Blobstore:
-        return open_release_blobstore(self.path, self.config)
-
     def default_name(self) -> str:
         return self.config.release_name()
+
+    def no_compression_mismatch(self) -> list[str]:
+        """Packages whose spec says ``no_compression: true`` while config/final.yml does
+        not (so the release tarball is still compressed); empty when final.yml says it.
+
+        create-release warns about them, as the reference does.
+        """
+        return [] if self.config.no_compression else no_compression_packages(self.path)
 
     def next_final_version(self, name: str) -> Version:
         last = self.final_releases.last_version(name)
@@ -153,13 +162,21 @@ class ReleaseDir:
 
     def build_release(self, *, name: str, version: Version, force: bool) -> Release:
         """Build a dev release from the directory (create-release without a manifest)."""
+        check_name(name, kind="Release")
         git = GitRepo(self.path)
         dirty = git.must_not_be_dirty(force=force)
         commit_hash = git.last_commit_sha()
-        BlobsDir(self.path, reporter=self._blobs_reporter).sync(parallel=1)
+        self._blobs.sync(parallel=1)
         source = read_release_source(self.path)
-        jobs, packages = self._build_jobs_and_packages(source.jobs, source.packages)
-        license_artifact = self._build_license(source.license) if source.license else None
+        jobs, packages = self._in_parallel_groups(
+            [
+                [functools.partial(self._build, "jobs", job.name, job) for job in source.jobs],
+                [functools.partial(self._build, "packages", p.name, p) for p in source.packages],
+            ]
+        )
+        license_artifact = None
+        if source.license:
+            license_artifact = self._build("license", "license", source.license)
         manifest = ReleaseManifest(
             name=name,
             version=str(version),
@@ -184,21 +201,21 @@ class ReleaseDir:
             license=license_artifact.path if license_artifact else None,
         )
 
-    def _in_parallel(self, tasks: Sequence[Callable[[], Built]]) -> list[Built]:
+    def _in_parallel_groups(
+        self, groups: Sequence[Sequence[Callable[[], Built]]]
+    ) -> list[list[Built]]:
+        """Run every task of every group on one pool; the results, grouped as given."""
+        tasks = [task for group in groups for task in group]
         if self._parallel == 1 or len(tasks) < 2:
-            return [task() for task in tasks]
-        with ThreadPoolExecutor(max_workers=self._parallel) as pool:
-            return [future.result() for future in [pool.submit(task) for task in tasks]]
-
-    def _build_jobs_and_packages(
-        self, jobs: Sequence[JobSource], packages: Sequence[PackageSource]
-    ) -> tuple[list[Artifact], list[Artifact]]:
-        tasks: list[Callable[[], Artifact]] = [
-            functools.partial(self._build_job, job) for job in jobs
-        ]
-        tasks += [functools.partial(self._build_package, package) for package in packages]
-        built = self._in_parallel(tasks)
-        return built[: len(jobs)], built[len(jobs) :]
+            results = [task() for task in tasks]
+        else:
+            with ThreadPoolExecutor(max_workers=self._parallel) as pool:
+                results = [future.result() for future in [pool.submit(task) for task in tasks]]
+        grouped, start = [], 0
+        for group in groups:
+            grouped.append(results[start : start + len(group)])
+            start += len(group)
+        return grouped
 
     def _existing(self, kind: str, name: str, fingerprint: str) -> Artifact | None:
         for indexes in (self._dev, self._final):
@@ -208,47 +225,29 @@ class ReleaseDir:
                 return found
         return None
 
-    def _build_job(self, job: JobSource) -> Artifact:
-        found = self._existing("jobs", job.name, job.fingerprint)
+    def _build(
+        self, kind: str, name: str, source: JobSource | PackageSource | LicenseSource
+    ) -> Artifact:
+        """The dev or final build of `source`, else a new dev build of it."""
+        found = self._existing(kind, name, source.fingerprint)
         if found:
             return found
         with self._cache.writing() as (stream, store):
-            digest = write_artifact(job.files, stream, expected=job.content_digests)
+            digest = self._write(source, stream)
             path = store(str(digest))
-        return self._dev.jobs.add(job.name, job.fingerprint, path, str(digest))
+        dev_index: ArtifactIndexStore = getattr(self._dev, kind)
+        return dev_index.add(name, source.fingerprint, path, str(digest))
 
-    def _build_package(self, package: PackageSource) -> Artifact:
-        found = self._existing("packages", package.name, package.fingerprint)
-        if found:
-            return found
-        if package.vendored:
+    def _write(self, source: JobSource | PackageSource | LicenseSource, out: IO[bytes]) -> Digest:
+        if not isinstance(source, PackageSource):
+            return write_artifact(source.files, out, expected=source.content_digests)
+        if source.vendored:
             raise ReleaseError(
-                f"Expected to find vendored package '{package.name}/{package.fingerprint}'"
+                f"Expected to find vendored package '{source.name}/{source.fingerprint}'"
                 " in the final builds (.final_builds) of this release directory"
             )
-        with (
-            staged_package_files(package, self.path) as files,
-            self._cache.writing() as (stream, store),
-        ):
-            digest = write_artifact(
-                files,
-                stream,
-                expected=package.content_digests,
-                compress=not package.no_compression,
-            )
-            path = store(str(digest))
-        return self._dev.packages.add(package.name, package.fingerprint, path, str(digest))
-
-    def _build_license(self, license_source: LicenseSource) -> Artifact:
-        found = self._existing("license", "license", license_source.fingerprint)
-        if found:
-            return found
-        with self._cache.writing() as (stream, store):
-            digest = write_artifact(
-                license_source.files, stream, expected=license_source.content_digests
-            )
-            path = store(str(digest))
-        return self._dev.license.add("license", license_source.fingerprint, path, str(digest))
+        with staged_package_files(source, self.path) as (files, expected):
+            return write_artifact(files, out, expected=expected, compress=not source.no_compression)
 
     def finalize_release(self, release: Release, *, force: bool) -> Release:
         """Record `release` (already named and versioned) as a final release."""
@@ -262,17 +261,21 @@ class ReleaseDir:
             (self._final.jobs, manifest.jobs, release.jobs),
             (self._final.packages, manifest.packages, release.packages),
         ]
-        tasks: list[Callable[[], Artifact]] = [
-            functools.partial(
-                self._finalize, store, ref.name, ref.fingerprint, archives[ref.name], ref.sha1
-            )
-            for store, refs, archives in groups
-            for ref in refs
-        ]
-        artifacts = self._in_parallel(tasks)
-        final_jobs, final_packages = (
-            artifacts[: len(manifest.jobs)],
-            artifacts[len(manifest.jobs) :],
+        final_jobs, final_packages = self._in_parallel_groups(
+            [
+                [
+                    functools.partial(
+                        self._finalize,
+                        store,
+                        ref.name,
+                        ref.fingerprint,
+                        archives[ref.name],
+                        ref.sha1,
+                    )
+                    for ref in refs
+                ]
+                for store, refs, archives in groups
+            ]
         )
         license_artifact = None
         if manifest.license and release.license:
@@ -358,26 +361,25 @@ class ReleaseDir:
             )
         for ref in wanted.values():
             package_dir = self.path / "packages" / renamed(ref.name)
-            shutil.rmtree(package_dir, ignore_errors=True)
+            try:
+                remove_path(package_dir)
+            except OSError as exc:
+                raise ReleaseError(
+                    f"Removing package '{renamed(ref.name)}' dir '{package_dir}' to vendor it:"
+                    f" {exc.strerror} ('{exc.filename}')"
+                ) from None
             lock = PackageLock(
                 renamed(ref.name), ref.fingerprint, tuple(renamed(d) for d in ref.dependencies)
             )
-            with write_atomically(package_dir / "spec.lock") as stream:
-                stream.write(serialization.dump_yaml(serialization.unstructure(lock)).encode())
+            write_yaml(package_dir / "spec.lock", lock, what=f"spec lock of package '{lock.name}'")
 
     def release_from_manifest(self, manifest_path: Path) -> Release:
-        """The release a ``dev_releases``/``releases`` manifest describes, from the indexes."""
-        try:
-            text = manifest_path.read_bytes()
-        except OSError as exc:
-            raise ReleaseError(
-                f"Cannot read release manifest '{manifest_path}': {exc.strerror}"
-            ) from None
-        manifest = serialization.structure(
-            serialization.load_yaml(text, source=str(manifest_path)),
-            ReleaseManifest,
-            source=str(manifest_path),
-        )
+        """The release a ``dev_releases``/``releases`` manifest describes, from the indexes.
+
+        Compiled packages it lists are not looked up: as in the reference, the indexes
+        hold none, and such a release cannot be written as a tarball.
+        """
+        manifest = read_release_manifest(manifest_path)
 
         def located(kind: str, name: str, fingerprint: str) -> Path:
             found = self._existing(kind, name, fingerprint)
@@ -406,12 +408,20 @@ def _license_ref(artifact: Artifact | None) -> LicenseRef | None:
     return LicenseRef(artifact.fingerprint, artifact.fingerprint, artifact.digest)
 
 
-_MEMBER_ARCHIVE_MODE = 0o600
-"""Mode of the job, package and license archives in a release tarball, as the reference's."""
+_ARCHIVE_MODE = 0o600
+"""Mode of a release tarball and of the job, package and license archives in it.
+
+The reference builds both in temporary files (0600) and moves them into place.
+"""
 
 
 def write_release_tarball(release: Release, destination: Path) -> None:
-    """Write the release tarball: release.MF, jobs/, packages/, compiled_packages/, license."""
+    """Write the release tarball: release.MF, jobs/, packages/, compiled_packages/, license.
+
+    Every archive the manifest lists must be in `release`: a release read from a
+    ``dev_releases``/``releases`` manifest has no compiled packages (the reference
+    stops on those too), so one that lists some cannot be written.
+    """
     manifest = release.manifest
     document = serialization.dump_yaml(serialization.unstructure(manifest)).encode()
     groups: list[
@@ -421,8 +431,27 @@ def write_release_tarball(release: Release, destination: Path) -> None:
         ("packages", manifest.packages, release.packages),
         ("compiled_packages", manifest.compiled_packages, release.compiled_packages),
     ]
+    missing = [
+        f"{directory}/{ref.name}/{ref.fingerprint}"
+        for directory, refs, archives in groups
+        for ref in refs
+        if ref.name not in archives
+    ]
+    if manifest.license is not None and release.license is None:
+        missing.append(f"license/{manifest.license.fingerprint}")
+    if missing:
+        hint = (
+            "; a release directory keeps no compiled packages, only release tarballs carry them"
+            if manifest.compiled_packages
+            else ""
+        )
+        raise ReleaseError(
+            f"Cannot write release tarball '{destination}': release"
+            f" '{manifest.name}/{manifest.version}' lists archives it does not have:"
+            f" {', '.join(missing)}{hint}"
+        )
     with (
-        write_atomically(destination) as stream,
+        write_atomically(destination, mode=_ARCHIVE_MODE) as stream,
         TarGzWriter(stream, compress=not manifest.no_compression) as writer,
     ):
         writer.add_bytes("release.MF", document)
@@ -432,10 +461,10 @@ def write_release_tarball(release: Release, destination: Path) -> None:
             writer.add_directory(f"{directory}/")
             for ref in refs:
                 writer.add_file(
-                    f"{directory}/{ref.name}.tgz", archives[ref.name], mode=_MEMBER_ARCHIVE_MODE
+                    f"{directory}/{ref.name}.tgz", archives[ref.name], mode=_ARCHIVE_MODE
                 )
         if release.license is not None:
-            writer.add_file("license.tgz", release.license, mode=_MEMBER_ARCHIVE_MODE)
+            writer.add_file("license.tgz", release.license, mode=_ARCHIVE_MODE)
             _add_license_files(writer, release.license)
 
 

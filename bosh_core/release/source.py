@@ -31,6 +31,7 @@ __all__ = [
     "ReleaseSource",
     "SourceFile",
     "fingerprint",
+    "no_compression_packages",
     "read_release_source",
 ]
 
@@ -43,7 +44,6 @@ class SourceFile:
     name: str
     include_mode: bool = True
     follow_symlinks: bool = True
-    fingerprint_name: str | None = None  # the license uses base names
 
     def is_link(self) -> bool:
         return not self.follow_symlinks and self.path.is_symlink()
@@ -63,7 +63,7 @@ class SourceFile:
             content = digest = file_digest(self.path)
             target_mode = self.path.stat().st_mode if stat.S_ISLNK(info.st_mode) else info.st_mode
             mode = "100755" if target_mode & 0o111 else "100644"
-        chunk = (self.fingerprint_name or self.name) + str(digest)
+        chunk = self.name + str(digest)
         return (chunk + mode if self.include_mode else chunk), content
 
 
@@ -129,9 +129,7 @@ def _load(path: Path, cls: type[Loaded]) -> Loaded:
         text = path.read_bytes()
     except OSError as exc:
         raise ReleaseError(f"Cannot read '{path}': {exc.strerror}") from None
-    return serialization.structure(
-        serialization.load_yaml(text, source=str(path)) or {}, cls, source=str(path)
-    )
+    return serialization.load_yaml_as(text, cls, source=str(path))
 
 
 def _read_job(job_dir: Path) -> JobSource:
@@ -236,11 +234,7 @@ def _read_package(package_dir: Path, release_dir: Path) -> PackageSource:
 
 def _read_license(release_dir: Path) -> LicenseSource | None:
     paths = sorted(release_dir.glob("LICENSE*")) + sorted(release_dir.glob("NOTICE*"))
-    files = [
-        SourceFile(path, path.name, include_mode=False, fingerprint_name=path.name)
-        for path in paths
-        if path.is_file()
-    ]
+    files = [SourceFile(path, path.name, include_mode=False) for path in paths if path.is_file()]
     if not files:
         return None
     fp, contents = fingerprint(files)
@@ -296,3 +290,23 @@ def read_release_source(release_dir: Path) -> ReleaseSource:
         tuple(sorted(packages, key=lambda p: p.name)),
         license_source,
     )
+
+
+def no_compression_packages(release_dir: Path) -> list[str]:
+    """Names of the packages whose spec sets ``no_compression: true``, in directory order.
+
+    This feeds a warning, as the reference's check does, so a package directory without
+    a valid spec (a vendored one has only its spec.lock) is skipped, not an error.
+    """
+    names = []
+    for package_dir in _subdirectories(release_dir / "packages"):
+        spec_path = package_dir / "spec"
+        if not spec_path.is_file():
+            continue
+        try:
+            spec = _load(spec_path, PackageSpec)
+        except BoshError:
+            continue
+        if spec.no_compression:
+            names.append(spec.name)
+    return names

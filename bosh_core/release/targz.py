@@ -22,7 +22,6 @@ import struct
 import tarfile
 import zlib
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -42,8 +41,6 @@ _STORE_RATIO = 0.9  # a sample that deflates to more than this is stored, not de
 _GZIP_HEADER = b"\x1f\x8b\x08\x00" + struct.pack("<I", 0) + b"\x00\x03"
 _RECORD_BYTES = tarfile.RECORDSIZE
 _MAX_HASH_BACKLOG = 8  # chunks waiting to be hashed
-
-ProgressCallback = Callable[[int], None]
 
 
 @functools.cache
@@ -153,12 +150,10 @@ class TarGzWriter:
         *,
         compress: bool = True,
         level: int = 6,
-        progress: ProgressCallback | None = None,
     ) -> None:
         self._sink = _GzipSink(out, level=level, compress=compress)
         self._buffer = bytearray()
         self._written = 0
-        self._progress = progress
         self._closed = False
 
     def __enter__(self) -> Self:
@@ -238,8 +233,6 @@ class TarGzWriter:
                 hasher.update(block)
                 self._write(block)
                 remaining -= len(block)
-                if self._progress:
-                    self._progress(len(block))
         self._pad()
         return hasher.digest()
 

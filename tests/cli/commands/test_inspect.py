@@ -11,7 +11,7 @@ import pytest
 
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from tests.cli.conftest import RunBosh
-from tests.core.release.test_tarball import QuietReporter
+from tests.core.release.conftest import QuietReporter
 
 TARBALL = "fixture-0+dev.1.tgz"
 ARCHIVE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

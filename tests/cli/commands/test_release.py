@@ -306,3 +306,18 @@ def test_unwritable_tarball_destination_is_a_one_line_error(
     assert result.exit_code == 1
     assert "/proc" in result.stderr.splitlines()[0]
     assert "Unexpected error" not in result.stderr
+
+
+def test_uncompressed_packages_without_final_yml_no_compression_are_warned_about(
+    bosh: RunBosh, fixture_release: Path
+) -> None:
+    spec = fixture_release / "packages" / "runtime" / "spec"
+    spec.write_text(spec.read_text() + "no_compression: true\n")
+    result = bosh("create-release", "--tty", cwd=fixture_release)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "Warning: The following packages have no_compression: true in their spec files,"
+        " but final.yml does not have no_compression: true. Consider setting"
+        " no_compression: true in final.yml to avoid compression on the outer release"
+        " tarball: runtime\n"
+    )

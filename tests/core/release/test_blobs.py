@@ -13,6 +13,7 @@ from bosh_core.errors import (
     BoshError,
     ConfigError,
     DigestMismatchError,
+    ManifestError,
     ReleaseError,
 )
 from bosh_core.release.blobs import EMPTY_BLOBS_INDEX, BlobEntry, BlobsDir
@@ -124,6 +125,33 @@ def test_unparsable_index_names_the_file(release_dir: Path, blobs_dir: BlobsDir)
 def test_wrongly_typed_entry_names_its_path(release_dir: Path, blobs_dir: BlobsDir) -> None:
     (release_dir / "config" / "blobs.yml").write_text("a.tgz:\n  size: big\n  sha: x\n")
     with pytest.raises(BoshError, match=r"a\.tgz.*size"):
+        blobs_dir.blobs()
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("- a.tgz\n", "a list"), ("[]\n", "a list"), ("a.tgz\n", "a string")],
+)
+def test_an_index_that_is_not_a_map_is_refused_and_kept(
+    release_dir: Path, blobs_dir: BlobsDir, tmp_path: Path, text: str, found: str
+) -> None:
+    index = release_dir / "config" / "blobs.yml"
+    index.write_text(text)
+    for attempt in (
+        blobs_dir.blobs,
+        lambda: blobs_dir.track(source_file(tmp_path, "b", b"b"), "b"),
+    ):
+        with pytest.raises(ManifestError) as caught:
+            attempt()
+        assert (
+            str(caught.value) == f"Invalid blobs index '{index}': $: expected a map, found {found}"
+        )
+    assert index.read_text() == text
+
+
+def test_an_entry_that_is_not_a_map_names_its_path(release_dir: Path, blobs_dir: BlobsDir) -> None:
+    (release_dir / "config" / "blobs.yml").write_text("a.tgz: [1]\n")
+    with pytest.raises(ManifestError, match=r"\$\['a\.tgz'\]: expected a map, found a list"):
         blobs_dir.blobs()
 
 

@@ -79,7 +79,6 @@ def test_outside_git(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert GitRepo(plain).last_commit_sha() == "non-git"
-    assert GitRepo(plain).is_dirty() is False
     assert GitRepo(plain).must_not_be_dirty(force=False) is False
 
 
@@ -93,7 +92,6 @@ def test_repository_without_commits_is_empty(tmp_path: Path) -> None:
 
 
 def test_clean_repository(repo: Path) -> None:
-    assert GitRepo(repo).is_dirty() is False
     assert GitRepo(repo).must_not_be_dirty(force=False) is False
 
 
@@ -107,7 +105,6 @@ def test_local_modifications_are_refused_unless_forced(repo: Path, change: str) 
             git(repo, "add", "new")
     status = git(repo, "status", "--porcelain=1").strip()
 
-    assert GitRepo(repo).is_dirty() is True
     with pytest.raises(ReleaseError) as caught:
         GitRepo(repo).must_not_be_dirty(force=False)
     assert str(caught.value).startswith(
@@ -119,7 +116,7 @@ def test_local_modifications_are_refused_unless_forced(repo: Path, change: str) 
 def test_ignored_files_do_not_make_it_dirty(repo: Path) -> None:
     (repo / "dev_releases").mkdir()
     (repo / "dev_releases" / "index.yml").write_text("x")
-    assert GitRepo(repo).is_dirty() is False
+    assert GitRepo(repo).must_not_be_dirty(force=False) is False
 
 
 def test_without_git_on_path(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +125,7 @@ def test_without_git_on_path(repo: Path, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
 
     assert GitRepo(plain).last_commit_sha() == "non-git"
-    assert GitRepo(plain).is_dirty() is False
+    assert GitRepo(plain).must_not_be_dirty(force=True) is False
     with pytest.raises(ReleaseError, match=r"could not run 'git rev-parse --short HEAD'; install"):
         GitRepo(repo).last_commit_sha()
     with pytest.raises(ReleaseError, match=r"Initing git repo in .*install git"):
@@ -138,4 +135,4 @@ def test_without_git_on_path(repo: Path, tmp_path: Path, monkeypatch: pytest.Mon
 def test_a_broken_repository_is_an_error_not_non_git(repo: Path) -> None:
     (repo / ".git" / "HEAD").write_text("garbage\n")
     with pytest.raises(ReleaseError, match=r"Checking status of .*'git status --porcelain=1'"):
-        GitRepo(repo).is_dirty()
+        GitRepo(repo).must_not_be_dirty(force=True)

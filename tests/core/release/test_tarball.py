@@ -24,25 +24,7 @@ from bosh_core.errors import (
 from bosh_core.models.release import JobSpec, ReleaseManifest
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from bosh_core.release.tarball import TarballLimits, read_release_tarball
-
-
-class QuietReporter:
-    def adding(self, kind: str, description: str) -> None:
-        pass
-
-    def added(self, kind: str, description: str, *, failed: bool) -> None:
-        pass
-
-    def transfer_started(self, direction: str, description: str, digest: str) -> None:
-        pass
-
-    def transfer_finished(
-        self, direction: str, description: str, digest: str, *, failed: bool
-    ) -> None:
-        pass
-
-    def release_added(self, index: str, description: str, *, failed: bool) -> None:
-        pass
+from tests.core.release.conftest import QuietReporter
 
 
 @attrs.frozen
