@@ -249,7 +249,11 @@ class S3Blobstore(Blobstore):
                 )
             except S3UploadFailedError as exc:
                 # boto3 wraps the service's answer in text; the error itself is the context.
-                raise exc.__context__ or exc from None
+                if exc.__context__ is not None:
+                    raise exc.__context__ from None
+                raise BlobstoreError(
+                    self._scrubbed(f"Failed uploading '{source}' to {self._where()}: {exc}")
+                ) from None
         return blob_id
 
     def get(self, blob_id: str, destination: Path) -> None:

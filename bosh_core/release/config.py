@@ -36,7 +36,7 @@ BLOBSTORE_PROVIDERS = ("local", "s3")
 @attrs.frozen
 class _BlobstoreSection:
     provider: str = ""
-    options: dict[str, Any] = attrs.field(factory=dict)
+    options: dict[str, Any] = attrs.field(factory=dict, repr=False)  # may hold keys
 
 
 @attrs.frozen
