@@ -26,6 +26,7 @@ from bosh_core.errors import ManifestError, Problem, YAMLError
 __all__ = [
     "DEFAULT_MAX_NODES",
     "DEFAULT_MAX_YAML_BYTES",
+    "SafeLoader",
     "converter",
     "dump_json",
     "dump_yaml",
@@ -111,12 +112,13 @@ converter.register_structure_hook_factory(
     lambda cls: _mapping_only(mapping_structure_factory(cls, converter)),
 )
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (the fast path), else the pure-Python one."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _StrictLoader(SafeLoader):  # type: ignore[misc, valid-type]
     """Safe loader that refuses duplicate keys and names their lines."""
 
     source = "<yaml>"
@@ -180,15 +182,21 @@ def load_yaml(
     source: str = "<yaml>",
     max_bytes: int = DEFAULT_MAX_YAML_BYTES,
     max_nodes: int = DEFAULT_MAX_NODES,
+    loader_class: type[yaml.SafeLoader] | None = None,
 ) -> Any:
-    """Parse one YAML document safely; every failure is a YAMLError naming `source`."""
+    """Parse one YAML document safely; every failure is a YAMLError naming `source`.
+
+    `loader_class` (a subclass of :data:`SafeLoader`) changes how scalars and maps are
+    built; by default duplicate keys are refused with their lines.
+    """
     if len(text) > max_bytes:
         raise YAMLError(
             f"YAML in {source}",
             [Problem("", f"document is {len(text)} bytes, more than the limit of {max_bytes}")],
         )
-    loader = _StrictLoader(text)
-    loader.source = source
+    loader = (loader_class or _StrictLoader)(text)
+    if isinstance(loader, _StrictLoader):
+        loader.source = source
     try:
         node = loader.get_single_node()
         if node is None:
@@ -222,33 +230,15 @@ def load_yaml_as(text: str | bytes, cls: type[T], *, source: str) -> T:
     return structure({} if document is None else document, cls, source=source)
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_str(value)
-
-
-class _GoStyleDumper(yaml.SafeDumper):
-    """Pure-Python dumper: the C emitter cannot be told to prefer double quotes."""
-
-    def choose_scalar_style(self) -> str:
-        style: str = super().choose_scalar_style()
-        return '"' if style == "'" else style
-
-
-_GoStyleDumper.add_representer(str, _represent_str)
-
-
 def dump_yaml(data: Any, *, sort_keys: bool = False) -> str:
-    """Serialize `data` as the reference CLI writes YAML."""
-    return yaml.dump(
-        data,
-        Dumper=_GoStyleDumper,
-        sort_keys=sort_keys,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=2**31 - 1,
-    )
+    """Serialize `data` as the reference CLI writes YAML (see :mod:`bosh_core.go_yaml`).
+
+    Documents made from attrs classes keep their field order, as Go structs do; pass
+    `sort_keys` for plain maps, which Go writes sorted.
+    """
+    from bosh_core import go_yaml  # it builds on this module's loader
+
+    return go_yaml.dump(data, sort_keys=sort_keys)
 
 
 def dump_json(data: Any, *, indent: int | None = None) -> str:

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import attrs
 
-from bosh_core import serialization
+from bosh_core import go_yaml, serialization
 from bosh_core.blobstore import Blobstore, staged_destination
 from bosh_core.digest import DEFAULT_ALGORITHM, Digest, MultipleDigest
 from bosh_core.errors import (
@@ -37,7 +37,6 @@ from bosh_core.errors import (
     ReleaseError,
 )
 from bosh_core.release.config import (
-    go_yaml_key_order,
     load_release_config,
     open_release_blobstore,
 )
@@ -353,7 +352,7 @@ class BlobsDir:
                 **({"object_id": by_path[path].object_id} if by_path[path].object_id else {}),
                 "sha": by_path[path].sha,
             }
-            for path in go_yaml_key_order(by_path)
+            for path in go_yaml.key_order(by_path)
         }
         write_yaml(self.index_path, document, what="blobs index")
 

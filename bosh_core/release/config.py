@@ -7,15 +7,13 @@ they override final.yml's key by key, as in the reference CLI.
 
 from __future__ import annotations
 
-import functools
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from bosh_core import serialization
+from bosh_core import go_yaml, serialization
 from bosh_core.blobstore import Blobstore
 from bosh_core.errors import ConfigError
 from bosh_core.release.files import write_atomically
@@ -23,8 +21,6 @@ from bosh_core.release.files import write_atomically
 __all__ = [
     "BLOBSTORE_PROVIDERS",
     "ReleaseDirConfig",
-    "go_yaml_key_order",
-    "go_yaml_sorted",
     "load_release_config",
     "open_release_blobstore",
     "save_release_name",
@@ -137,7 +133,7 @@ def save_release_name(release_dir: Path, name: str) -> None:
     if public.blobstore != _BlobstoreSection():
         section: dict[str, Any] = {"provider": public.blobstore.provider}
         if public.blobstore.options:
-            section["options"] = go_yaml_sorted(public.blobstore.options)
+            section["options"] = go_yaml.sorted_maps(public.blobstore.options)
         document["blobstore"] = section
     if public.no_compression:
         document["no_compression"] = True
@@ -181,71 +177,3 @@ def open_release_blobstore(release_dir: Path, config: ReleaseDirConfig) -> Blobs
     )
 
 
-def go_yaml_sorted(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
-    """`mapping` (and the maps in it) with keys in the order Go's yaml.v2 writes them.
-
-    yaml.v2 sorts map keys "naturally": numbers before strings, and inside strings a run
-    of digits compares by its value (``a2`` before ``a10``). Writing the same order as the
-    reference keeps files such as blobs.yml identical whichever tool wrote them.
-    """
-    return {key: _go_sorted_value(mapping[key]) for key in go_yaml_key_order(mapping)}
-
-
-def _go_sorted_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return go_yaml_sorted(value)
-    if isinstance(value, list):
-        return [_go_sorted_value(item) for item in value]
-    return value
-
-
-def go_yaml_key_order(keys: Iterable[Any]) -> list[Any]:
-    """`keys` sorted as Go's yaml.v2 sorts map keys (see go_yaml_sorted)."""
-    return sorted(keys, key=functools.cmp_to_key(_go_compare))
-
-
-def _go_compare(a: Any, b: Any) -> int:
-    a_number, b_number = isinstance(a, int | float), isinstance(b, int | float)
-    if a_number and b_number:
-        return int(a > b) - int(a < b)
-    if a_number != b_number or not (isinstance(a, str) and isinstance(b, str)):
-        # yaml.v2 orders other kinds by Go's reflect.Kind, where numbers come before strings.
-        return -1 if a_number else 1 if b_number else 0
-    return -1 if _go_string_less(a, b) else 1 if _go_string_less(b, a) else 0
-
-
-def _is_digit(char: str) -> bool:
-    return unicodedata.category(char) == "Nd"
-
-
-def _go_string_less(a: str, b: str) -> bool:
-    for i in range(min(len(a), len(b))):
-        if a[i] == b[i]:
-            continue
-        a_letter, b_letter = a[i].isalpha(), b[i].isalpha()
-        if a_letter and b_letter:
-            return a[i] < b[i]
-        if a_letter or b_letter:
-            return b_letter
-        a_value = b_value = 0
-        if a[i] == "0" or b[i] == "0":
-            # A zero that continues a number is not a leading zero: seed both as nonzero.
-            j = i - 1
-            while j >= 0 and _is_digit(a[j]):
-                if a[j] != "0":
-                    a_value = b_value = 1
-                    break
-                j -= 1
-        a_end, b_end = i, i
-        while a_end < len(a) and _is_digit(a[a_end]):
-            a_value = a_value * 10 + ord(a[a_end]) - ord("0")
-            a_end += 1
-        while b_end < len(b) and _is_digit(b[b_end]):
-            b_value = b_value * 10 + ord(b[b_end]) - ord("0")
-            b_end += 1
-        if a_value != b_value:
-            return a_value < b_value
-        if a_end != b_end:
-            return a_end < b_end
-        return a[i] < b[i]
-    return len(a) < len(b)
