@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from bosh_cli.commands import authoring, blobs, inspect, release
 from bosh_cli.context import CLIContext, GlobalOptions
 from bosh_cli.ui import UI
 from bosh_core.errors import BoshError
@@ -58,9 +57,45 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
     return hoisted + rest
 
 
+# Which module holds each command, so that a command imports only what it uses
+# (`bosh int` in a script loop must not pay for release building); then aliases.
+_COMMAND_MODULES = {
+    "add-blob": "blobs",
+    "blobs": "blobs",
+    "create-release": "release",
+    "finalize-release": "release",
+    "generate-job": "authoring",
+    "generate-package": "authoring",
+    "init-release": "authoring",
+    "inspect-local-release": "inspect",
+    "interpolate": "interpolate",
+    "remove-blob": "blobs",
+    "reset-release": "authoring",
+    "sync-blobs": "blobs",
+    "upload-blobs": "blobs",
+    "vendor-package": "release",
+}
+_ALIASES = {"cr": "create-release", "int": "interpolate"}
+
+
 class _BoshGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*_COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        name = _ALIASES.get(cmd_name, cmd_name)
+        if name in self.commands:
+            return self.commands[name]
+        module_name = _COMMAND_MODULES.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"bosh_cli.commands.{module_name}")
+        for command in module.COMMANDS:
+            self.add_command(command)
+        return self.commands.get(name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -134,11 +169,6 @@ def cli(ctx: click.Context, /, **params: Any) -> None:
     ctx.obj = CLIContext(ui=ui, options=options)
 
 
-for _module in (authoring, blobs, release, inspect):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
-
-
 def main(args: Sequence[str] | None = None) -> None:
     """Run one command; exit 0 after ``Succeeded``, 1 after a one-line error."""
     try:
@@ -171,6 +201,8 @@ def _run(argv: list[str]) -> None:
         _fail(ctx, "Interrupted")
     except Exception as error:
         if _debug_requested(ctx, argv):
+            import traceback  # only here: start-up time matters for `bosh int` in loops
+
             traceback.print_exc()
         _fail(
             ctx,

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bosh_core import serialization
+from bosh_core import yaml_loading
 
 __all__ = ["dump", "format_float", "key_order", "load", "resolve_plain", "sorted_maps"]
 
@@ -162,7 +162,7 @@ def _is_timestamp(text: str) -> bool:
     return int(parts["hour"]) < 24 and int(parts["minute"]) < 60 and int(parts["second"]) < 60
 
 
-class _GoLoader(serialization.SafeLoader):  # type: ignore[misc, valid-type]
+class _GoLoader(yaml_loading.SafeLoader):  # type: ignore[misc, valid-type]
     """Safe loader with yaml.v2's scalar types and its last-key-wins maps."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
@@ -180,7 +180,7 @@ _GoLoader.add_constructor(_MERGE, _GoLoader.construct_scalar)
 
 def load(text: str | bytes, *, source: str) -> Any:
     """Parse one document as ``yaml.Unmarshal`` into ``interface{}`` would."""
-    return serialization.load_yaml(text, source=source, loader_class=_GoLoader)
+    return yaml_loading.load_yaml(text, source=source, loader_class=_GoLoader)
 
 
 # -- writing --------------------------------------------------------------------------

@@ -18,15 +18,13 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-import yaml
 from cattrs.cols import is_mapping, mapping_structure_factory
 
-from bosh_core.errors import ManifestError, Problem, YAMLError
+from bosh_core import go_yaml
+from bosh_core.errors import ManifestError, Problem
+from bosh_core.yaml_loading import load_yaml
 
 __all__ = [
-    "DEFAULT_MAX_NODES",
-    "DEFAULT_MAX_YAML_BYTES",
-    "SafeLoader",
     "converter",
     "dump_json",
     "dump_yaml",
@@ -40,9 +38,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-DEFAULT_MAX_YAML_BYTES = 64 * 1024 * 1024
-# Nodes a document may hold once every alias is expanded (a real manifest has thousands).
-DEFAULT_MAX_NODES = 5_000_000
 
 converter = cattrs.Converter(forbid_extra_keys=False)
 
@@ -112,117 +107,6 @@ converter.register_structure_hook_factory(
     lambda cls: _mapping_only(mapping_structure_factory(cls, converter)),
 )
 
-SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML has it (the fast path), else the pure-Python one."""
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _StrictLoader(SafeLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that refuses duplicate keys and names their lines."""
-
-    source = "<yaml>"
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_lines: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first_line = first_lines.get(key)
-            except TypeError:
-                raise _problem(
-                    self.source, key_node.start_mark, "mapping key is not hashable"
-                ) from None
-            if first_line is not None:
-                raise _problem(
-                    self.source,
-                    key_node.start_mark,
-                    f"duplicate key {key!r} (first defined on line {first_line})",
-                )
-            first_lines[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
-def _problem(source: str, mark: Any, message: str) -> YAMLError:
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return YAMLError(f"YAML in {source}", [Problem(where, message)])
-
-
-def _expanded_size(root: yaml.Node, limit: int) -> int:
-    """Count the nodes of `root` with every alias expanded, stopping past `limit`."""
-    memo: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        known = memo.get(id(node))
-        if known is not None:
-            return known
-        memo[id(node)] = limit + 1  # a cycle expands without bound
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            for child in node.value:
-                total += size(child)
-                if total > limit:
-                    break
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                total += size(key) + size(value)
-                if total > limit:
-                    break
-        memo[id(node)] = total
-        return total
-
-    return size(root)
-
-
-def load_yaml(
-    text: str | bytes,
-    *,
-    source: str = "<yaml>",
-    max_bytes: int = DEFAULT_MAX_YAML_BYTES,
-    max_nodes: int = DEFAULT_MAX_NODES,
-    loader_class: type[yaml.SafeLoader] | None = None,
-) -> Any:
-    """Parse one YAML document safely; every failure is a YAMLError naming `source`.
-
-    `loader_class` (a subclass of :data:`SafeLoader`) changes how scalars and maps are
-    built; by default duplicate keys are refused with their lines.
-    """
-    if len(text) > max_bytes:
-        raise YAMLError(
-            f"YAML in {source}",
-            [Problem("", f"document is {len(text)} bytes, more than the limit of {max_bytes}")],
-        )
-    loader = (loader_class or _StrictLoader)(text)
-    if isinstance(loader, _StrictLoader):
-        loader.source = source
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node, max_nodes) > max_nodes:
-            raise YAMLError(
-                f"YAML in {source}",
-                [
-                    Problem(
-                        "",
-                        f"aliases expand to more than {max_nodes} nodes"
-                        " (recursive or exponential anchors are refused)",
-                    )
-                ],
-            )
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        message = exc.problem or str(exc)
-        if exc.context:
-            message = f"{exc.context}: {message}"
-        raise _problem(source, exc.problem_mark, message) from None
-    except yaml.YAMLError as exc:
-        raise YAMLError(f"YAML in {source}", [Problem("", str(exc))]) from None
-    finally:
-        loader.dispose()
-
 
 def load_yaml_as(text: str | bytes, cls: type[T], *, source: str) -> T:
     """Parse one YAML document into `cls`; an empty document reads as an empty map."""
@@ -236,8 +120,6 @@ def dump_yaml(data: Any, *, sort_keys: bool = False) -> str:
     Documents made from attrs classes keep their field order, as Go structs do; pass
     `sort_keys` for plain maps, which Go writes sorted.
     """
-    from bosh_core import go_yaml  # it builds on this module's loader
-
     return go_yaml.dump(data, sort_keys=sort_keys)
 
 

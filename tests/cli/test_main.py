@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -147,3 +148,27 @@ def test_os_errors_name_the_path_in_one_line(bosh: RunBosh, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "final.yml" in result.stderr.splitlines()[0]
     assert "Unexpected error" not in result.stderr
+
+
+def test_every_command_module_is_registered_for_lazy_loading() -> None:
+    from bosh_cli import main as main_module
+
+    commands_dir = Path(main_module.__file__).parent / "commands"
+    for path in sorted(commands_dir.glob("[a-z]*.py")):
+        module = importlib.import_module(f"bosh_cli.commands.{path.stem}")
+        for command in module.COMMANDS:
+            assert main_module._COMMAND_MODULES[command.name] == path.stem, command.name
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    code = (
+        "import sys\n"
+        "from bosh_cli.main import main\n"
+        "try:\n"
+        "    main(['blobs', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('bosh_cli.commands.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "['bosh_cli.commands.blobs']"
