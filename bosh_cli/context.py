@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
+
 import click
 
 from bosh_cli.ui import UI
@@ -10,14 +11,17 @@ from bosh_cli.ui import UI
 __all__ = ["CLIContext", "GlobalOptions", "pass_cli"]
 
 
-@attrs.frozen
-class GlobalOptions:
-    """The reference CLI's global options, after flags and BOSH_* variables are merged."""
+class GlobalOptions(NamedTuple):
+    """The reference CLI's global options, after flags and BOSH_* variables are merged.
+
+    NamedTuples here and in :class:`CLIContext`: built on every start, and attrs classes
+    cost a compile each (start-up time of ``bosh int`` in scripts).
+    """
 
     environment: str | None = None
     ca_cert: str | None = None
     client: str | None = None
-    client_secret: str | None = attrs.field(default=None, repr=False)
+    client_secret: str | None = None
     deployment: str | None = None
     config: str = "~/.bosh/config"
     json: bool = False
@@ -29,9 +33,14 @@ class GlobalOptions:
     parallel: int = 5
     debug: bool = False
 
+    def __repr__(self) -> str:
+        fields = self._asdict()
+        if fields["client_secret"] is not None:
+            fields["client_secret"] = "<redacted>"
+        return "GlobalOptions(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
 
-@attrs.frozen
-class CLIContext:
+
+class CLIContext(NamedTuple):
     ui: UI
     options: GlobalOptions
 

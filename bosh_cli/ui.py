@@ -17,9 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TextIO
-
-import attrs
+from typing import NamedTuple, TextIO
 
 from bosh_core.errors import BoshError
 
@@ -43,12 +41,12 @@ def _cell_text(cell: Cell) -> str:
     return cell if isinstance(cell, str) else "\n".join(cell)
 
 
-@attrs.frozen
-class Table:
+class Table(NamedTuple):
     """Rows under a header; ``content`` names the rows in the footer (``3 jobs``).
 
     ``sort_by`` lists (column, ascending) pairs; ``transpose`` prints one
-    ``Title  value`` line per column instead (summary tables).
+    ``Title  value`` line per column instead (summary tables). A NamedTuple rather than
+    an attrs class: every command imports this module, and start-up time counts.
     """
 
     header: Sequence[str]
@@ -83,14 +81,14 @@ class Table:
         return -1 if left_score > right_score else (1 if right_score > left_score else 0)
 
 
-@attrs.define
 class _TextGrid:
     """Aligns rows of text cells, multi-line cells spread over several lines."""
 
-    border: str
-    empty: str = _EMPTY_CELL
-    lines: list[list[str] | None] = attrs.Factory(list)
-    widths: dict[int, int] = attrs.Factory(dict)
+    def __init__(self, border: str, empty: str = _EMPTY_CELL) -> None:
+        self.border = border
+        self.empty = empty
+        self.lines: list[list[str] | None] = []
+        self.widths: dict[int, int] = {}
 
     def add(self, cells: Sequence[str | None]) -> None:
         """Add one row; ``None`` cells are blank spacers (a row of only those is a blank line)."""
@@ -263,8 +261,7 @@ class UI:
                 )
             keep.update(found[:1])
         ordered = table.sorted_rows()
-        return attrs.evolve(
-            table,
+        return table._replace(
             header=[title for index, title in enumerate(table.header) if index in keep],
             rows=[[cell for index, cell in enumerate(row) if index in keep] for row in ordered],
             sort_by=(),

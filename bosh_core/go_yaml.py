@@ -24,8 +24,17 @@ from typing import Any
 import yaml
 
 from bosh_core import yaml_loading
+from bosh_core.errors import BoshError
 
-__all__ = ["dump", "format_float", "key_order", "load", "resolve_plain", "sorted_maps"]
+__all__ = [
+    "GoYAMLError",
+    "dump",
+    "format_float",
+    "key_order",
+    "load",
+    "resolve_plain",
+    "sorted_maps",
+]
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -178,9 +187,29 @@ _GoLoader.add_constructor(_STR, _GoLoader.construct_yaml_str)
 _GoLoader.add_constructor(_MERGE, _GoLoader.construct_scalar)
 
 
+class GoYAMLError(BoshError):
+    """A YAML syntax error worded as yaml.v2 words it: ``yaml: line 3: <problem>``."""
+
+
+def _go_syntax_error(error: yaml.MarkedYAMLError) -> GoYAMLError:
+    # yaml.v2 prints the problem mark's 0-based line, plus one for scanner errors only,
+    # and falls back to the context mark's line (libyaml's problems read the same).
+    problem, context = error.problem_mark, error.context_mark
+    line = 0
+    if problem is not None and problem.line != 0:
+        line = problem.line + (1 if isinstance(error, yaml.scanner.ScannerError) else 0)
+    elif context is not None:
+        line = context.line
+    where = f"line {line}: " if line else ""
+    return GoYAMLError(f"yaml: {where}{error.problem or 'unknown problem parsing YAML content'}")
+
+
 def load(text: str | bytes, *, source: str) -> Any:
-    """Parse one document as ``yaml.Unmarshal`` into ``interface{}`` would."""
-    return yaml_loading.load_yaml(text, source=source, loader_class=_GoLoader)
+    """Parse one document as ``yaml.Unmarshal`` into ``interface{}`` would; a syntax
+    error is a :class:`GoYAMLError` with yaml.v2's text."""
+    return yaml_loading.load_yaml(
+        text, source=source, loader_class=_GoLoader, syntax_error=_go_syntax_error
+    )
 
 
 # -- writing --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from cattrs.cols import is_mapping, mapping_structure_factory
 
 from bosh_core import go_yaml
 from bosh_core.errors import ManifestError, Problem
-from bosh_core.yaml_loading import load_yaml
+from bosh_core.yaml_loading import kind_of, load_yaml
 
 __all__ = [
     "converter",
@@ -56,23 +56,6 @@ def _structure_str(value: Any, _: type[str]) -> str:
         # string (a digest is refused by name) instead of failing here without a path.
         return value.decode(errors="replace")
     raise ValueError(f"expected a string, found {kind_of(value)}")
-
-
-def kind_of(value: Any) -> str:
-    """What a decoded YAML/JSON value is, for messages: ``a list``, ``a string``..."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a map"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 def _structure_bool(value: Any, _: type[bool]) -> bool:

@@ -4,13 +4,14 @@ so that reading YAML does not import cattrs (start-up time of ``bosh int``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
 from bosh_core.errors import Problem, YAMLError
 
-__all__ = ["DEFAULT_MAX_NODES", "DEFAULT_MAX_YAML_BYTES", "SafeLoader", "load_yaml"]
+__all__ = ["DEFAULT_MAX_NODES", "DEFAULT_MAX_YAML_BYTES", "SafeLoader", "kind_of", "load_yaml"]
 
 DEFAULT_MAX_YAML_BYTES = 64 * 1024 * 1024
 # Nodes a document may hold once every alias is expanded (a real manifest has thousands).
@@ -87,11 +88,13 @@ def load_yaml(
     max_bytes: int = DEFAULT_MAX_YAML_BYTES,
     max_nodes: int = DEFAULT_MAX_NODES,
     loader_class: type[yaml.SafeLoader] | None = None,
+    syntax_error: Callable[[yaml.MarkedYAMLError], Exception] | None = None,
 ) -> Any:
     """Parse one YAML document safely; every failure is a YAMLError naming `source`.
 
     `loader_class` (a subclass of :data:`SafeLoader`) changes how scalars and maps are
-    built; by default duplicate keys are refused with their lines.
+    built; by default duplicate keys are refused with their lines. `syntax_error` words
+    a syntax error differently (as another tool would).
     """
     if len(text) > max_bytes:
         raise YAMLError(
@@ -118,6 +121,8 @@ def load_yaml(
             )
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
+        if syntax_error is not None:
+            raise syntax_error(exc) from None
         message = exc.problem or str(exc)
         if exc.context:
             message = f"{exc.context}: {message}"
@@ -126,3 +131,20 @@ def load_yaml(
         raise YAMLError(f"YAML in {source}", [Problem("", str(exc))]) from None
     finally:
         loader.dispose()
+
+
+def kind_of(value: Any) -> str:
+    """What a decoded YAML/JSON value is, for messages: ``a list``, ``a string``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a map"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__

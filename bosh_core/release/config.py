@@ -175,5 +175,3 @@ def open_release_blobstore(release_dir: Path, config: ReleaseDirConfig) -> Blobs
         f"Expected release blobstore to be configured: unknown 'blobstore.provider' '{provider}'"
         f" in config '{config.public_path}' (supported: {', '.join(BLOBSTORE_PROVIDERS)})"
     )
-
-

@@ -172,3 +172,11 @@ def test_a_command_imports_only_its_own_module() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "['bosh_cli.commands.blobs']"
+
+
+def test_global_options_never_show_the_client_secret() -> None:
+    from bosh_cli.context import GlobalOptions
+
+    shown = repr(GlobalOptions(client="admin", client_secret="hunter2"))
+    assert "hunter2" not in shown
+    assert "client='admin'" in shown

@@ -135,3 +135,19 @@ def test_struct_documents_keep_their_field_order() -> None:
     assert go_yaml.dump({"name": "x", "blobstore": {"b": 1}}, sort_keys=False) == (
         "name: x\nblobstore:\n  b: 1\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # yaml.v2: the problem mark's 0-based line (scanner errors add one), else none.
+        ("a: b: c\n", "yaml: mapping values are not allowed in this context"),
+        ("a:\n  - b\n c: d\n", "yaml: line 2: did not find expected key"),
+        ('a: "x\n', "yaml: line 2: found unexpected end of stream"),
+        ("a: [1, 2\nb: 3\n", "yaml: line 1: did not find expected ',' or ']'"),
+    ],
+)
+def test_syntax_errors_read_as_yaml_v2_words_them(text: str, message: str) -> None:
+    with pytest.raises(go_yaml.GoYAMLError) as raised:
+        go_yaml.load(text, source="t.yml")
+    assert str(raised.value) == message
