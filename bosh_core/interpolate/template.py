@@ -199,8 +199,11 @@ def _interpolate_string(text: str, lookup: Lookup) -> Any:
         if _is_whole(text):
             return copy.deepcopy(value)  # each use its own copy, as Go's YAML writes them
         if go_type(value) not in _INTERPOLATABLE:
+            # Unlike the reference, a map or list is not printed: certificates and keys
+            # are maps, and their private keys must not reach an error message.
+            shown = "<not shown>" if isinstance(value, dict | list) else _go_value(value)
             raise InterpolateError(
-                f"Invalid type '{go_type(value)}' for value '{_go_value(value)}' and variable"
+                f"Invalid type '{go_type(value)}' for value '{shown}' and variable"
                 f" '{name}'. Supported types for interpolation within a string are integers"
                 " and strings."
             )
@@ -209,7 +212,7 @@ def _interpolate_string(text: str, lookup: Lookup) -> Any:
 
 
 def _go_value(value: Any) -> str:
-    """Go's ``%v`` of a value yaml.v2 decoded into ``interface{}``."""
+    """Go's ``%v`` of a scalar yaml.v2 decoded into ``interface{}``."""
     if value is None:
         return "<nil>"
     if isinstance(value, bool):
@@ -217,10 +220,4 @@ def _go_value(value: Any) -> str:
     if isinstance(value, float):
         text = go_yaml.format_float(value)
         return {".inf": "+Inf", "-.inf": "-Inf", ".nan": "NaN"}.get(text, text)
-    if isinstance(value, dict):
-        # fmt prints map keys sorted; keys of different types are grouped by type.
-        keys = sorted(value, key=lambda key: (go_type(key), key))
-        return "map[" + " ".join(f"{_go_value(k)}:{_go_value(value[k])}" for k in keys) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_value(item) for item in value) + "]"
     return str(value)
