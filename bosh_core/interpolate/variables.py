@@ -18,22 +18,23 @@ reference re-encodes them to.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import yaml
 
 from bosh_core import go_yaml, yaml_loading
+from bosh_core.blobstore import staged_destination
 from bosh_core.errors import BoshError
-from bosh_core.interpolate import generate
 from bosh_core.interpolate.errors import InterpolateError, WrappedError
 from bosh_core.yaml_loading import kind_of
+
+if TYPE_CHECKING:
+    from bosh_core.interpolate.generate import CertificateAuthority
 
 __all__ = [
     "MISSING",
@@ -262,6 +263,8 @@ class VarsStore:
         return list(self._load())
 
     def _generate(self, definition: VariableDefinition) -> Any:
+        from bosh_core.interpolate import generate  # hashing and crypto: only when generating
+
         kind = definition.type
         if kind == "password":
             params = _decode_options(definition.options, _PASSWORD_OPTIONS, what="password")
@@ -287,7 +290,9 @@ class VarsStore:
             return generate.generate_rsa_key()
         raise InterpolateError(f"Unsupported value type: {kind}")
 
-    def _load_ca(self, name: str) -> generate.CertificateAuthority:
+    def _load_ca(self, name: str) -> CertificateAuthority:
+        from bosh_core.interpolate import generate
+
         value = (self.ca_source or self).get(VariableDefinition(name))
         if value is MISSING:
             raise InterpolateError(f"Expected to find variable '{name}' with a certificate")
@@ -326,21 +331,12 @@ class VarsStore:
 
 def _write_private(path: Path, content: bytes) -> None:
     """Replace `path` atomically; a new store is readable by its owner only (it holds keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o600
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(content)
-        Path(temporary).chmod(mode)
-        Path(temporary).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise
+    with staged_destination(path, mode=mode) as staged:
+        staged.write_bytes(content)
 
 
 # -- shapes of stored values ------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -591,10 +591,10 @@ def test_a_store_file_that_cannot_be_read(tmp_path: Path) -> None:
 def test_a_store_that_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.yml"
 
-    def refused(**_: Any) -> tuple[int, str]:
+    def refused(*_: Any, **__: Any) -> int:
         raise PermissionError(13, "Permission denied", str(tmp_path / "temporary"))
 
-    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    monkeypatch.setattr(os, "open", refused)  # how the staged file beside the store is made
     with pytest.raises(WrappedError) as caught:
         VarsStore(path).get(var("x", "password"))
     assert str(caught.value) == (
