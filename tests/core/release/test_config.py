@@ -139,7 +139,7 @@ def test_save_release_name_keeps_known_keys_in_the_reference_order_and_style(
         "blobstore:\n"
         "  provider: s3\n"
         "  options:\n"
-        "    a2: \"y\"\n"  # Go quotes a string that reads back as a boolean
+        '    a2: "y"\n'  # Go quotes a string that reads back as a boolean
         "    a10: x\n"
         "    nested:\n"
         "      a: 2\n"
@@ -153,7 +153,7 @@ def test_save_release_name_does_not_copy_private_options(release_dir: Path) -> N
     write(release_dir, "final.yml", "blobstore: {provider: s3}")
     write(release_dir, "private.yml", "blobstore: {options: {secret_access_key: s}}")
     save_release_name(release_dir, "n")
-    assert final_yml(release_dir).read_text() == "name: \"n\"\nblobstore:\n  provider: s3\n"
+    assert final_yml(release_dir).read_text() == 'name: "n"\nblobstore:\n  provider: s3\n'
 
 
 def test_save_release_name_refuses_a_broken_private_yml(release_dir: Path) -> None:
