@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
-from cattrs.cols import is_mapping, mapping_structure_factory
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mapping,
+    list_structure_factory,
+    mapping_structure_factory,
+)
 
 from bosh_core import go_yaml
 from bosh_core.errors import ManifestError, Problem
@@ -58,6 +63,36 @@ def _structure_str(value: Any, _: type[str]) -> str:
     raise ValueError(f"expected a string, found {kind_of(value)}")
 
 
+def _structure_int(value: Any, _: type[int]) -> int:
+    # As Go's yaml into an int field: "3", 3.5 and true are errors, not 3, 3 and 1.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"expected an integer, found {kind_of(value)}")
+
+
+def _is_homogeneous_sequence(type_: Any) -> bool:
+    origin = get_origin(type_)
+    if origin is list:
+        return True
+    arguments = get_args(type_)
+    return origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis
+
+
+def _list_only(type_: Any) -> Callable[[Any, Any], Any]:
+    """A list or tuple field built only from a list: a string is not read letter by letter."""
+    if get_origin(type_) is list:
+        structure_fn = list_structure_factory(type_, converter)
+    else:
+        structure_fn = homogenous_tuple_structure_factory(type_, converter)
+
+    def structure_list(value: Any, cls: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list, found {kind_of(value)}")
+        return structure_fn(value, cls)
+
+    return structure_list
+
+
 def _structure_bool(value: Any, _: type[bool]) -> bool:
     if isinstance(value, bool):
         return value
@@ -81,6 +116,8 @@ def _mapping_only(structure_fn: Callable[[Any, Any], T]) -> Callable[[Any, Any],
 
 converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook_factory(_is_homogeneous_sequence, _list_only)
 converter.register_structure_hook_factory(
     attrs.has, lambda cls: _mapping_only(converter.gen_structure_attrs_fromdict(cls))
 )

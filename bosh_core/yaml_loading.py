@@ -50,6 +50,11 @@ class _StrictLoader(SafeLoader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+# A plain `=` is YAML 1.1's "value" key; PyYAML has no constructor for it, Go reads the
+# string (and writes it plain): read it as the string it is.
+_StrictLoader.add_constructor("tag:yaml.org,2002:value", _StrictLoader.construct_yaml_str)
+
+
 def _problem(source: str, mark: Any, message: str) -> YAMLError:
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return YAMLError(f"YAML in {source}", [Problem(where, message)])

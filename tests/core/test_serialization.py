@@ -74,3 +74,20 @@ def test_binary_scalars_are_read_into_strings_as_go_reads_them() -> None:
 )
 def test_kind_of(value: Any, kind: str) -> None:
     assert serialization.kind_of(value) == kind
+
+
+def test_a_string_is_not_read_as_a_list_of_its_letters() -> None:
+    from bosh_core.models.release import JobSpec
+
+    with pytest.raises(ManifestError, match=r"\$\.packages: expected a list, found a string"):
+        serialization.structure({"name": "web", "packages": "pkg"}, JobSpec, source="spec")
+
+
+@pytest.mark.parametrize("value", ["3", 3.5, True])
+def test_integer_fields_take_integers_only(value: object) -> None:
+    with pytest.raises(ManifestError, match="expected an integer"):
+        serialization.structure(value, int, source="doc")
+
+
+def test_a_plain_equals_sign_reads_as_a_string() -> None:
+    assert serialization.load_yaml("key: =\n") == {"key": "="}
