@@ -334,18 +334,20 @@ def sorted_maps(value: Any) -> Any:
     return value
 
 
-class _GoDumper(yaml.SafeDumper):
-    """libyaml's emitter (as in PyYAML) driven with yaml.v2's scalar decisions."""
+_FastDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-    sort_keys_like_go = True
+
+class _GoDumper(_FastDumper):  # type: ignore[misc, valid-type]
+    """libyaml's own emitter (the C one when PyYAML has it, as yaml.v2 ports it) driven
+    with yaml.v2's scalar decisions."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return _plain_tag(value)
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return, no-untyped-call]
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
 
-def _represent_str(dumper: _GoDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         style = "|"
     elif _plain_tag(value) != _STR or _is_base60_float(value):
@@ -359,19 +361,20 @@ def _is_base60_float(text: str) -> bool:
     return ":" in text and bool(_BASE60_FLOAT.fullmatch(text))
 
 
-def _represent_float(dumper: _GoDumper, value: float) -> yaml.ScalarNode:
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
     text = format_float(value)
     # Go writes 1.0 as a bare `1`: tag it as what it reads back as, so no tag is shown.
     return dumper.represent_scalar(_plain_tag(text), text)
 
 
-def _represent_int(dumper: _GoDumper, value: int) -> yaml.ScalarNode:
+def _represent_int(dumper: yaml.SafeDumper, value: int) -> yaml.ScalarNode:
     return dumper.represent_scalar(_INT, str(value))
 
 
-def _represent_dict(dumper: _GoDumper, value: Mapping[Any, Any]) -> yaml.MappingNode:
-    items = list(value.items())
-    if dumper.sort_keys_like_go:
+def _represent_dict(dumper: yaml.SafeDumper, value: Mapping[Any, Any]) -> yaml.MappingNode:
+    if isinstance(dumper, _GoStructDumper):
+        items = list(value.items())
+    else:
         items = [(key, value[key]) for key in key_order(value)]
     return dumper.represent_mapping("tag:yaml.org,2002:map", items)
 
@@ -384,8 +387,6 @@ _GoDumper.add_representer(dict, _represent_dict)
 
 class _GoStructDumper(_GoDumper):
     """For documents built from attrs classes: Go structs keep their field order."""
-
-    sort_keys_like_go = False
 
 
 def dump(data: Any, *, sort_keys: bool = True) -> str:
