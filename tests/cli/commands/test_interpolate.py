@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bosh_core import go_yaml
 from tests.cli.conftest import RunBosh
 from tests.conftest import CONFORMANCE
 
@@ -48,3 +49,43 @@ def test_bosh_int_loads_only_what_it_uses() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_manifest_from_stdin(bosh: RunBosh, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a: ((x))\nb: [1, 2]\n")))
+    result = bosh("int", "-", "-v", "x=on")
+    assert (result.exit_code, result.stdout) == (0, 'a: "on"\nb:\n- 1\n- 2\n')
+
+
+def test_vars_store_generates_every_type_once_and_keeps_it(bosh: RunBosh, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.yml"
+    manifest.write_text(
+        "password: ((admin))\n"
+        "ca: ((ca.certificate))\n"
+        "cert: ((web.certificate))\n"
+        "ssh: ((jump.public_key))\n"
+        "rsa: ((signer.public_key))\n"
+        "variables:\n"
+        "- {name: admin, type: password}\n"
+        "- {name: ca, type: certificate, options: {is_ca: true, common_name: ca}}\n"
+        "- name: web\n  type: certificate\n"
+        "  options: {ca: ca, common_name: web, alternative_names: [web.local, 10.0.0.1]}\n"
+        "- {name: jump, type: ssh}\n"
+        "- {name: signer, type: rsa}\n"
+    )
+    store = tmp_path / "creds.yml"
+    first = bosh("int", manifest, "--vars-store", store)
+    second = bosh("int", manifest, "--vars-store", store)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert first.stdout.endswith("variables: []\n")  # found definitions are removed
+    stored = go_yaml.load(store.read_bytes(), source=str(store))
+    assert sorted(stored) == ["admin", "ca", "jump", "signer", "web"]
+    assert len(stored["admin"]) == 20
+    assert stored["jump"]["public_key"].startswith("ssh-rsa ")
+    assert stored["web"]["ca"] == stored["ca"]["certificate"]
+    assert bosh("int", manifest, "--vars-store", store, "--path", "/password").stdout == (
+        stored["admin"] + "\n"
+    )
