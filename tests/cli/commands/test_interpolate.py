@@ -56,7 +56,8 @@ def test_manifest_from_stdin(bosh: RunBosh, monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a: ((x))\nb: [1, 2]\n")))
     result = bosh("int", "-", "-v", "x=on")
-    assert (result.exit_code, result.stdout) == (0, 'a: "on"\nb:\n- 1\n- 2\n')
+    # -v values are read as YAML: `on` is a boolean, as in the reference
+    assert (result.exit_code, result.stdout) == (0, "a: true\nb:\n- 1\n- 2\n")
 
 
 def test_vars_store_generates_every_type_once_and_keeps_it(bosh: RunBosh, tmp_path: Path) -> None:
