@@ -29,6 +29,7 @@ from bosh_core.release.config import load_release_config
 from bosh_core.release.generate import BUILD_OUTPUTS
 from bosh_core.release.git import GITIGNORE
 from bosh_core.release.source import read_release_source
+from tests.support.erb import render_template
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RELEASE = EXAMPLES / "hello-release"
@@ -273,32 +274,7 @@ def test_deployment_manifest() -> None:
     assert set(job["properties"]) <= set(job_spec().properties)
 
 
-# Renders a template the way the director does (ERB, trim mode "-") against a context given
-# as JSON on stdin: properties for p(), the spec.* fields and links with instances.
-RENDER_RB = """
-require "erb"
-require "json"
-require "ostruct"
-
-class Link
-  def initialize(link) @link = link end
-  def instances() @link["instances"].map { |instance| OpenStruct.new(instance) } end
-  def p(name) @link["properties"].fetch(name) end
-end
-
-class Context
-  def initialize(context) @context = context end
-  def spec() OpenStruct.new(@context["spec"]) end
-  def p(name) @context["properties"].fetch(name) end
-  def link(name) Link.new(@context["links"].fetch(name)) end
-  def render(path) ERB.new(File.read(path), trim_mode: "-").result(binding) end
-end
-
-print Context.new(JSON.parse($stdin.read)).render(ARGV[0])
-"""
-
-
-def render(template: str, tmp_path: Path) -> str:
+def render(template: str) -> str:
     spec = job_spec()
     properties = {name: schema.get("default") for name, schema in spec.properties.items()}
     context = {
@@ -318,16 +294,7 @@ def render(template: str, tmp_path: Path) -> str:
             }
         },
     }
-    script = tmp_path / "render.rb"
-    script.write_text(RENDER_RB)
-    result = subprocess.run(
-        ["ruby", str(script), str(JOB / "templates" / template)],
-        input=json.dumps(context),
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return render_template(JOB / "templates" / template, context)
 
 
 @needs_ruby
@@ -347,7 +314,7 @@ def test_erb_templates_compile(template: str) -> None:
 @pytest.mark.parametrize("template", SCRIPT_TEMPLATES)
 def test_rendered_scripts_parse(template: str, tmp_path: Path) -> None:
     script = tmp_path / template.removesuffix(".erb")
-    script.write_text(render(template, tmp_path))
+    script.write_text(render(template))
     assert script.read_text().startswith("#!/bin/bash\n")
     subprocess.run(["bash", "-n", str(script)], check=True)
 
@@ -355,14 +322,14 @@ def test_rendered_scripts_parse(template: str, tmp_path: Path) -> None:
 @needs_ruby
 def test_rendered_drain_prints_zero(tmp_path: Path) -> None:
     script = tmp_path / "drain"
-    script.write_text(render("drain.erb", tmp_path))
+    script.write_text(render("drain.erb"))
     result = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
     assert result.stdout == "0\n"
 
 
 @needs_ruby
 def test_rendered_config_drives_the_app(tmp_path: Path, serve: Any) -> None:
-    config = json.loads(render("hello.json.erb", tmp_path))
+    config = json.loads(render("hello.json.erb"))
 
     assert config["port"] == 8080
     assert config["peers"] == ["http://10.0.0.10:8080", "http://10.0.0.11:8080"]
