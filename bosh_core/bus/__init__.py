@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BusConnectionError",
     "BusError",
+    "BusNoRespondersError",
     "BusPermissionError",
     "BusTimeoutError",
     "CertificateAuthority",
@@ -57,6 +58,13 @@ class BusPermissionError(BusError):
 
 class BusTimeoutError(TimeoutError, BusError):
     """No reply came within the request's timeout."""
+
+
+class BusNoRespondersError(BusTimeoutError):
+    """Nothing is subscribed to a request's subject (NATS said so at once).
+
+    A timeout too, so code that retries timed-out requests treats both alike.
+    """
 
 
 class Message(NamedTuple):
@@ -91,7 +99,8 @@ class MessageBus(Protocol):
         self, subject: str, data: bytes, *, timeout: float, reply_to: str | None = None
     ) -> Message:
         """Publish `data` and wait for the first message on `reply_to` (a fresh
-        ``reply_subject`` when None); raises BusTimeoutError after `timeout` seconds."""
+        ``reply_subject`` when None); raises BusTimeoutError after `timeout` seconds, or
+        BusNoRespondersError at once when the server knows no subscriber."""
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Return once the server has processed everything sent so far."""

@@ -15,6 +15,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import nats
 import nats.errors
@@ -25,6 +26,7 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from bosh_core.bus import (
     BusConnectionError,
     BusError,
+    BusNoRespondersError,
     BusPermissionError,
     BusTimeoutError,
     Message,
@@ -36,6 +38,9 @@ from bosh_core.bus.certs import MbusCert, client_ssl_context
 __all__ = ["NatsBus"]
 
 logger = logging.getLogger(__name__)
+
+# The status NATS sends to a request's reply subject when nothing is subscribed.
+_NO_RESPONDERS = "503"
 
 ErrorCallback = Callable[[BusError], None]
 
@@ -65,7 +70,8 @@ class NatsBus:
         self._client = client
         self.url = url
         self._reply_root = f"{reply_prefix}.{uuid.uuid4()}"
-        self._pending: dict[str, asyncio.Future[Message]] = {}
+        # reply subject -> (request subject, future of the reply)
+        self._pending: dict[str, tuple[str, asyncio.Future[Message]]] = {}
         self._reply_subscription: NatsSubscription | None = None
         self._reply_lock = asyncio.Lock()
 
@@ -119,7 +125,8 @@ class NatsBus:
                 error_cb=error_cb,
             )
         )
-        await asyncio.wait({connect, first_failure}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: list[asyncio.Future[Any]] = [connect, first_failure]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         connecting = False
         failure: BaseException | None = None
         if connect.done():
@@ -130,7 +137,9 @@ class NatsBus:
                 await connect
             failure = first_failure.result()
         if failure is not None:
-            await client.close()
+            # nats-py can wait forever on a TLS transport whose handshake failed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.close(), 1.0)
             text = str(failure) or type(failure).__name__
             raise BusConnectionError(
                 f"cannot connect to NATS at {_redact(url)}: {text.removeprefix('nats: ')}"
@@ -183,10 +192,12 @@ class NatsBus:
             raise ValueError(f"reply subject {reply!r} is not one of this bus's (reply_subject)")
         await self._ensure_reply_subscription()
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending[reply] = future
+        self._pending[reply] = (subject, future)
         try:
             await self.publish(subject, data, reply=reply)
             return await asyncio.wait_for(future, timeout)
+        except BusTimeoutError:
+            raise
         except TimeoutError:
             raise BusTimeoutError(f"no reply to {subject} within {timeout:g}s") from None
         finally:
@@ -198,11 +209,16 @@ class NatsBus:
                 return
 
             async def on_reply(msg: Msg) -> None:
-                future = self._pending.get(msg.subject)
+                subject, future = self._pending.get(msg.subject, ("", None))
                 if future is None or future.done():
                     logger.debug("late or unexpected reply on %s", msg.subject)
                     return
-                future.set_result(Message(msg.subject, msg.data, msg.reply))
+                if msg.headers and msg.headers.get("Status") == _NO_RESPONDERS:
+                    future.set_exception(
+                        BusNoRespondersError(f"nothing is subscribed to {subject}")
+                    )
+                else:
+                    future.set_result(Message(msg.subject, msg.data, msg.reply))
 
             self._reply_subscription = await self._client.subscribe(
                 f"{self._reply_root}.>", cb=on_reply

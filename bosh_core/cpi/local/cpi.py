@@ -36,7 +36,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bosh_core.cpi.base import CPI
@@ -90,6 +90,27 @@ def _write_json(path: Path, data: Any, *, mode: int = 0o644) -> None:
 
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def _checked_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Only plain files and directories with relative names: a skeleton needs no more."""
+    members = archive.getmembers()
+    for member in members:
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise CloudError(
+                f"The stemcell image holds '{member.name}', which is not a plain file or"
+                " directory inside the image"
+            )
+    return members
+
+
+def _extract(archive: tarfile.TarFile, destination: Path) -> None:
+    members = _checked_members(archive)
+    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 also clears unsafe modes
+        archive.extractall(destination, members, filter="data")
+    else:
+        archive.extractall(destination, members)
 
 
 def _new_cid(prefix: str) -> str:
@@ -166,10 +187,9 @@ class LocalCPI(CPI):
         directory = self._root / "stemcells" / cid
         try:
             with tarfile.open(image_path, "r:gz") as image:
-                for member in image:
-                    tarfile.data_filter(member, str(directory))
+                _checked_members(image)
         except (OSError, tarfile.TarError) as exc:
-            raise CloudError(f"Stemcell image '{image_path}' is not a safe tar.gz: {exc}") from None
+            raise CloudError(f"Stemcell image '{image_path}' is not a tar.gz: {exc}") from None
         directory.mkdir(parents=True)
         shutil.copyfile(image_path, directory / "image.tgz")
         _write_json(
@@ -223,13 +243,13 @@ class LocalCPI(CPI):
             try:
                 self._save_vm(state)  # reserves the addresses
                 with tarfile.open(image, "r:gz") as skeleton:
-                    skeleton.extractall(vm_dir / "vcap", filter="data")
+                    _extract(skeleton, vm_dir / "vcap")
+                if state["netns"]:  # first: a registry may listen on the bridge
+                    state["interfaces"] = self._plumb(state["netns"], vm_cid, placed)
                 self._write_settings(state, placed, environment)
                 for disk in disks:
                     disk["vm_cid"] = vm_cid
                     _write_json(self._disk_file(disk["disk_cid"]), disk)
-                if state["netns"]:
-                    state["interfaces"] = self._plumb(state["netns"], vm_cid, placed)
                 self._start(state)
             except BaseException as exc:
                 self._destroy(state)

@@ -228,12 +228,9 @@ def kill_vm(vm: VMProcess) -> None:
 
 
 def _nsenter(vm: VMProcess, *, user_namespace: bool) -> list[str]:
-    return [
-        "nsenter",
-        f"--target={vm.init_pid}",
-        "--mount",
-        *(["--user"] if user_namespace else []),
-    ]
+    # The PID namespace too: mount(8) reads /proc/self/mountinfo, and /proc is the VM's.
+    user = ["--user", "--preserve-credentials"] if user_namespace else []
+    return ["nsenter", f"--target={vm.init_pid}", *user, "--mount", "--pid"]
 
 
 def mount_in_vm(vm: VMProcess, disk: DiskMount, *, user_namespace: bool) -> None:
@@ -249,11 +246,11 @@ def mount_in_vm(vm: VMProcess, disk: DiskMount, *, user_namespace: bool) -> None
 
 def unmount_in_vm(vm: VMProcess, target: str, *, user_namespace: bool) -> None:
     # Lazy: a bind of the disk onto /var/vcap/store made by the agent keeps working.
-    subprocess.run(
-        [*_nsenter(vm, user_namespace=user_namespace), "umount", "--lazy", target],
-        capture_output=True,
-        check=False,
-    )
+    run(
+        [*_nsenter(vm, user_namespace=user_namespace), "sh", "-c",
+         'if mountpoint -q "$1"; then exec umount --lazy "$1"; fi', "umount", target],
+        what="unmount the disk in the VM",
+    )  # fmt: skip
 
 
 def ensure_bridge(name: str, address: ipaddress.IPv4Interface) -> None:

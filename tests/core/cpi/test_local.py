@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.client
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -32,6 +36,7 @@ from bosh_core.cpi.local.stemcell import main as stemcell_main
 from bosh_core.cpi.local.stemcell import write_image
 from bosh_core.cpi.types import VMCID, StemcellCID
 from bosh_core.errors import ManifestError
+from bosh_core.registry.server import RegistryServer, SQLiteRegistryStore
 from bosh_core.testing import CPIContract
 from tests.conftest import REPO_ROOT
 from tests.core.cpi.conftest import write_executable
@@ -116,11 +121,13 @@ def ask(ip: str, path: str = "/", *, method: str = "GET", body: bytes | None = N
 
 
 def pid_namespace_members(namespace: str) -> list[int]:
+    """Live processes in a PID namespace (zombies are dead, waiting for their reaper)."""
     members = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "ns" / "pid") == namespace:
+                zombie = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+                if not zombie and str((entry / "ns" / "pid").readlink()) == namespace:
                     members.append(int(entry.name))
             except OSError:
                 pass
@@ -143,10 +150,8 @@ def test_make_stemcell_writes_a_light_stemcell(tmp_path: Path) -> None:
     assert manifest["stemcell_formats"] == [STEMCELL_FORMAT]
     assert (manifest["version"], manifest["api_version"]) == ("2.1", 3)
     assert manifest["operating_system"] == "ubuntu-jammy"
-    import hashlib
-
     assert manifest["sha1"] == hashlib.sha1(image).hexdigest()
-    with tarfile.open(fileobj=gzip.GzipFile(fileobj=__import__("io").BytesIO(image))) as skeleton:
+    with tarfile.open(fileobj=gzip.GzipFile(fileobj=io.BytesIO(image))) as skeleton:
         assert skeleton.extractfile("./bosh/etc/stemcell_version").read() == b"2.1\n"  # type: ignore[union-attr]
     # The same inputs make the same bytes; the console script writes the same tarball.
     assert stemcell_main([str(tmp_path / "again.tgz"), "--version", "2.1"]) == 0
@@ -157,8 +162,8 @@ def test_an_unsafe_image_is_refused(cpi: LocalCPI, tmp_path: Path) -> None:
     bad = tmp_path / "bad.tgz"
     with tarfile.open(bad, "w:gz") as tarball:
         member = tarfile.TarInfo("../escape")
-        tarball.addfile(member, __import__("io").BytesIO(b""))
-    with pytest.raises(CloudError, match="not a safe tar.gz"):
+        tarball.addfile(member, io.BytesIO(b""))
+    with pytest.raises(CloudError, match="not a plain file or directory inside"):
         cpi.create_stemcell(str(bad), {})
 
 
@@ -167,7 +172,9 @@ def test_an_unsafe_image_is_refused(cpi: LocalCPI, tmp_path: Path) -> None:
 
 def test_properties_name_every_problem() -> None:
     with pytest.raises(ManifestError) as caught:
-        parse_properties({"network_mode": "wifi", "network_cidr": "10.0.0.0/31", "bridge": "x" * 20})
+        parse_properties(
+            {"network_mode": "wifi", "network_cidr": "10.0.0.0/31", "bridge": "x" * 20}
+        )
     paths = {problem.path for problem in caught.value.problems}
     assert paths == {"$.dir", "$.network_mode", "$.network_cidr", "$.bridge"}
 
@@ -186,9 +193,7 @@ def test_properties_defaults(tmp_path: Path) -> None:
 # -- VMs ----------------------------------------------------------------------------------
 
 
-def test_two_vms_have_their_own_vcap_pids_and_network(
-    cpi: LocalCPI, stemcell: StemcellCID
-) -> None:
+def test_two_vms_have_their_own_vcap_pids_and_network(cpi: LocalCPI, stemcell: StemcellCID) -> None:
     agents = [str(uuid.uuid4()), str(uuid.uuid4())]
     first = cpi.create_vm(agents[0], stemcell, {}, manual(f"{_prefix()}.10"), [], environment())
     second = cpi.create_vm(agents[1], stemcell, {}, manual(f"{_prefix()}.11"), [], environment())
@@ -232,7 +237,7 @@ def test_state_survives_a_restart_and_has_vm_tells_the_truth(
     vm = cpi.create_vm("a", stemcell, {}, manual(f"{_prefix()}.20"), [], {})
     ask(f"{_prefix()}.20")
     state = state_of(cpi, vm.vm_cid)
-    namespace = os.readlink(f"/proc/{state['process']['init_pid']}/ns/pid")
+    namespace = str(Path(f"/proc/{state['process']['init_pid']}/ns/pid").readlink())
     assert len(pid_namespace_members(namespace)) >= 3  # init, the program, its child
 
     restarted = LocalCPI(properties, context=CPIContext())
@@ -256,7 +261,7 @@ def test_delete_vm_kills_the_tree_and_unplugs_it(cpi: LocalCPI, stemcell: Stemce
     vm = cpi.create_vm("a", stemcell, {}, manual(f"{_prefix()}.30"), [], {})
     ask(f"{_prefix()}.30")
     state = state_of(cpi, vm.vm_cid)
-    namespace = os.readlink(f"/proc/{state['process']['init_pid']}/ns/pid")
+    namespace = str(Path(f"/proc/{state['process']['init_pid']}/ns/pid").readlink())
     host_veth = state["interfaces"][0]["host_name"]
     assert Path(f"/sys/class/net/{host_veth}").exists()
 
@@ -273,9 +278,7 @@ def test_delete_vm_kills_the_tree_and_unplugs_it(cpi: LocalCPI, stemcell: Stemce
         cpi.get_disks(VMCID("../../etc"))
 
 
-def test_a_vm_that_cannot_start_says_why(
-    properties: dict[str, Any], stemcell: StemcellCID
-) -> None:
+def test_a_vm_that_cannot_start_says_why(properties: dict[str, Any], stemcell: StemcellCID) -> None:
     properties["agent_command"] = ["/nonexistent/agent"]
     cpi = LocalCPI(properties, context=CPIContext())
     vm = cpi.create_vm("a", stemcell, {}, manual(f"{_prefix()}.40"), [], {})
@@ -351,7 +354,7 @@ class TestLocalCPIContract(CPIContract):
         config = tmp_path / "local-cpi.json"
         config.write_text(json.dumps(properties))
         executable = write_executable(
-            tmp_path / "cpi",
+            tmp_path / "local-cpi",
             f"#!/bin/sh\ncd {REPO_ROOT}\nexec {sys.executable} -m bosh_core.cpi.local {config}\n",
         )
         return ExternalCPI(executable, context=context, timeout=30)
@@ -359,3 +362,89 @@ class TestLocalCPIContract(CPIContract):
     @pytest.fixture
     def stemcell_image(self, image: str) -> str:
         return image
+
+
+# -- the registry path (CPI API v1) and the loopback network mode -------------------------
+
+
+def test_settings_go_to_the_registry_on_the_v1_path(
+    properties: dict[str, Any], image: str, tmp_path: Path
+) -> None:
+    store = SQLiteRegistryStore(tmp_path / "registry.db")
+    with RegistryServer(store, user="admin", password="p@ss", host="0.0.0.0", port=0) as server:
+        properties["registry"] = {
+            "endpoint": f"http://{_prefix()}.1:{server.port}",  # the VMs reach the host here
+            "user": "admin",
+            "password": "p@ss",
+        }
+        cpi = LocalCPI(properties, context=CPIContext(api_version=1))
+        vm = cpi.create_vm("agent-r", cpi.create_stemcell(image, {}), {},
+                           manual(f"{_prefix()}.60"), [], environment())  # fmt: skip
+        vcap = cpi.config.dir / "vms" / vm.vm_cid / "vcap"
+        source = json.loads((vcap / "bosh" / "agent.json").read_text())
+        assert source["Infrastructure"]["Settings"]["Sources"] == [
+            {"Type": "Registry", "URI": f"http://admin:p%40ss@{_prefix()}.1:{server.port}",
+             "InstanceID": vm.vm_cid}]  # fmt: skip
+        assert not (vcap / "bosh" / "settings.json").exists()
+        assert ask(f"{_prefix()}.60")["agent_id"] == "agent-r"  # read from the registry
+
+        disk = cpi.create_disk(16, {}, None)
+        cpi.attach_disk(vm.vm_cid, disk)
+        assert ask(f"{_prefix()}.60")["persistent"] == {disk: {"path": f"{DISK_MOUNT_ROOT}/{disk}"}}
+        assert json.loads(store.get(vm.vm_cid) or "{}")["agent_id"] == "agent-r"
+        cpi.delete_vm(vm.vm_cid)
+        assert store.get(vm.vm_cid) is None
+
+
+def test_loopback_mode_shares_the_host_network(properties: dict[str, Any], image: str) -> None:
+    properties.update(network_mode="loopback", network_cidr="127.244.7.0/24")
+    properties["agent_command"] = [sys.executable, str(PROGRAM), "own", str(PORT)]
+    cpi = LocalCPI(properties, context=CPIContext())
+    stemcell = cpi.create_stemcell(image, {})
+    first = cpi.create_vm("a", stemcell, {}, {"d": {"type": "dynamic"}}, [], {})
+    second = cpi.create_vm("b", stemcell, {}, {"d": {"type": "dynamic"}}, [], {})
+    ips = [first.networks["d"]["ip"], second.networks["d"]["ip"]]
+    assert ips == ["127.244.7.2", "127.244.7.3"]  # .1 is the host's
+    assert [ask(ip)["agent_id"] for ip in ips] == ["a", "b"]
+    assert state_of(cpi, first.vm_cid)["netns"] is None
+
+
+def test_without_root_vms_use_user_namespaces(image: str, tmp_path: Path) -> None:
+    # The CPI runs as nobody (as an external CPI): user + mount + PID namespaces, loopback IPs.
+    home = Path(tempfile.mkdtemp(prefix="local-cpi-nobody-"))
+    os.chown(home, 65534, 65534)
+    properties = {
+        "dir": str(home / "cpi"),
+        "network_cidr": "127.244.9.0/24",
+        # The system Python: nobody may not reach the venv's interpreter (under /root).
+        "agent_command": ["/usr/bin/python3", str(PROGRAM), "own", str(PORT)],
+    }
+    config = home / "cpi.json"
+    config.write_text(json.dumps(properties))
+    executable = write_executable(
+        tmp_path / "local-cpi",
+        f"#!/bin/sh\ncd {REPO_ROOT}\nexec setpriv --reuid=65534 --regid=65534 --clear-groups"
+        f" {sys.executable} -m bosh_core.cpi.local {config}\n",
+    )
+    shutil.copy(image, home / "image")
+    cpi = ExternalCPI(executable, context=CPIContext(), timeout=30)
+    try:
+        assert LocalCPI(properties, context=CPIContext()).config.network_mode == "bridge"
+        vm = cpi.create_vm(
+            "nobody-vm", cpi.create_stemcell(str(home / "image"), {}), {},
+            {"d": {"type": "dynamic"}}, [], {},
+        )  # fmt: skip
+        ip = vm.networks["d"]["ip"]
+        assert ask(ip)["agent_id"] == "nobody-vm"
+        disk = cpi.create_disk(16, {}, None)
+        cpi.attach_disk(vm.vm_cid, disk)  # mounted through the VM's user namespace
+        ask(ip, f"/disk/{disk}/f", method="PUT", body=b"mine")
+        assert (home / "cpi" / "disks" / disk / "f").stat().st_uid == 65534
+        cpi.detach_disk(vm.vm_cid, disk)
+        cpi.delete_vm(vm.vm_cid)
+        assert cpi.has_vm(vm.vm_cid) is False
+    finally:
+        cleaner = LocalCPI({**properties, "network_mode": "loopback"}, context=CPIContext())
+        for state in (home / "cpi" / "vms").glob("*/state.json"):
+            cleaner.delete_vm(VMCID(state.parent.name))
+        shutil.rmtree(home)
