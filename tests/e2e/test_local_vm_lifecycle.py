@@ -238,10 +238,10 @@ def apply_spec(
     }
 
 
-async def get(url: str) -> dict[str, Any]:
-    def fetch() -> dict[str, Any]:
+async def get(url: str) -> str:
+    def fetch() -> str:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return dict(json.loads(response.read()))
+            return str(response.read().decode())
 
     for _ in range(50):
         try:
@@ -283,9 +283,9 @@ async def test_vms_boot_serve_a_job_and_keep_a_disk(
         await agent.run("run_script", "pre-start", {})
         assert await agent.send("start") == "started"
     for index, ip in enumerate(ips):
-        answer = await get(f"http://{ip}:8080/")
-        assert answer["message"] == f"hello from {index}"
-        assert answer["instance"]["address"] == ip
+        assert await get(f"http://{ip}:8080/") == f"hello from {index}\n"
+        info = json.loads(await get(f"http://{ip}:8080/info"))
+        assert info["instance"]["address"] == ip
 
     # A persistent disk: attached, mounted, written; the VM goes, the data stays.
     cpi: LocalCPI = world["cpi"]
