@@ -6,16 +6,17 @@ document loaders below are imported on first use, with their models.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bosh_core.errors import BoshError
+from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bosh_core.models.cloud_config import load_cloud_config, load_cloud_configs
     from bosh_core.models.cpi_config import load_cpi_config, load_cpi_configs
     from bosh_core.models.manifest import load_manifest
     from bosh_core.models.runtime_config import load_runtime_config, load_runtime_configs
+
 
 __all__ = [
     "BoshError",
@@ -41,11 +42,4 @@ _LAZY = {
     "load_runtime_configs": "bosh_core.models.runtime_config",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bosh_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -12,16 +12,17 @@ Subjects, as in real BOSH: requests go to ``agent.<agent_id>``; replies come bac
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from bosh_core.errors import BoshError
+from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bosh_core.bus.certs import CertificateAuthority, MbusCert
     from bosh_core.bus.embedded import EmbeddedNats
     from bosh_core.bus.nats import NatsBus
+
 
 __all__ = [
     "BusConnectionError",
@@ -131,11 +132,4 @@ _LAZY = {
     "NatsBus": "bosh_core.bus.nats",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bosh_core.bus' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -8,8 +8,7 @@ imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bosh_core.cpi.base import CPI, CPI_METHODS
 from bosh_core.cpi.errors import (
@@ -36,10 +35,12 @@ from bosh_core.cpi.types import (
     SnapshotCID,
     StemcellCID,
 )
+from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bosh_core.cpi.registry import available_cpis, load_cpi
     from bosh_core.cpi.rpc import ExternalCPI, serve
+
 
 __all__ = [
     "CPI",
@@ -77,11 +78,4 @@ _LAZY = {
     "serve": "bosh_core.cpi.rpc",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bosh_core.cpi' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

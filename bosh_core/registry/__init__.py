@@ -13,14 +13,15 @@ against the instance's.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bosh_core.errors import BoshError
+from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bosh_core.registry.client import RegistryClient
     from bosh_core.registry.server import RegistryServer, SQLiteRegistryStore
+
 
 __all__ = [
     "RegistryClient",
@@ -45,11 +46,4 @@ _LAZY = {
     "SQLiteRegistryStore": "bosh_core.registry.server",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bosh_core.registry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
