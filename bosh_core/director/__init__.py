@@ -1,0 +1,3 @@
+"""The BOSH director: database, tasks and queue, workers, locks, events, API."""
+
+__all__: list[str] = []
