@@ -37,3 +37,56 @@ class UnauthorizedToAccessDeploymentError(DirectorError):
 
     error_code = 600000
     http_status = 401
+
+
+__all__ += [
+    "LockLostError",
+    "LockTimeoutError",
+    "ValidationInvalidType",
+]
+
+
+class LockTimeoutError(TimeoutError, DirectorError):
+    """A named lock stayed held by another task past the acquire timeout
+    (BOSH's ``Lock::TimeoutError``; the task fails with the director's code 100)."""
+
+
+class LockLostError(DirectorError):
+    """A held lock could not be renewed or released: it expired and another holder
+    took it over (BOSH then marks the task ``cancelling``)."""
+
+
+class ValidationInvalidType(DirectorError):
+    """A request value has the wrong type or form (BOSH's 40000, 400)."""
+
+    error_code = 40000
+    http_status = 400
+
+
+__all__ += [
+    "ContextIdViolatedMaxError",
+    "TaskNotFoundError",
+    "TaskUnexpectedStateError",
+]
+
+
+class TaskNotFoundError(DirectorError):
+    """No task has that id (BOSH's ``TaskNotFound``: 10000, 404)."""
+
+    error_code = 10000
+    http_status = 404
+
+
+class TaskUnexpectedStateError(DirectorError):
+    """The task is in a state that does not allow the action, e.g. cancelling a finished
+    task (BOSH's ``TaskUnexpectedState``: 10002, 400)."""
+
+    error_code = 10002
+    http_status = 400
+
+
+class ContextIdViolatedMaxError(DirectorError):
+    """``X-Bosh-Context-Id`` is longer than 64 characters (BOSH's 70010, 400)."""
+
+    error_code = 70010
+    http_status = 400

@@ -10,6 +10,11 @@ Importing this package imports SQLAlchemy (not Alembic: that is loaded by ``migr
 
 from __future__ import annotations
 
-from bosh_core.director.db.engine import DEFAULT_BUSY_TIMEOUT_MS, Database, open_database
+from bosh_core.director.db.engine import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    Database,
+    latest_revision,
+    open_database,
+)
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "open_database"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "latest_revision", "open_database"]

@@ -26,7 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from bosh_core.errors import ConfigError
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "open_database"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "Database", "latest_revision", "open_database"]
 
 DEFAULT_BUSY_TIMEOUT_MS: Final = 30_000
 
@@ -205,3 +205,13 @@ def _sqlite_engine(url: URL, *, busy_timeout_ms: int, echo: bool) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def latest_revision() -> str:
+    """The newest migration in the code: what :meth:`Database.migrate` brings a schema to."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations under {_MIGRATIONS}")
+    return head

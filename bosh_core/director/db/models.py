@@ -52,6 +52,7 @@ __all__ = [
     "OrphanDisk",
     "Package",
     "PersistentDisk",
+    "QueuedJob",
     "Release",
     "ReleaseVersion",
     "Stemcell",
@@ -573,3 +574,35 @@ class DirectorAttribute(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(unique=True)
     value: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------- task queue
+
+
+class QueuedJob(Base):
+    """A job of the database task queue (``bosh_core.director.queue.database``).
+
+    A row is waiting while ``worker_id`` is null and reserved while it is set; a finished
+    job's row is deleted. Rows are taken per queue by ``position`` then ``id``: enqueued
+    jobs have position 0, jobs given back get ever smaller negative positions so they
+    are taken next. ``task_id`` has no foreign key: the queue does not own task rows.
+    """
+
+    __tablename__ = "queued_jobs"
+    __table_args__ = (
+        Index(None, "queue", "worker_id", "position", "id"),
+        Index(None, "lease_expires_at"),
+    )
+    id: Mapped[int] = mapped_column(_BigID, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), unique=True)
+    task_id: Mapped[int] = mapped_column(BigInteger)
+    job_type: Mapped[str]
+    payload: Mapped[dict[str, Any]]
+    queue: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    enqueued_at: Mapped[dt.datetime]
+    worker_id: Mapped[str | None]
+    # A fresh value per reservation: a worker's stale handle never matches a later one.
+    reservation: Mapped[str | None] = mapped_column(String(32))
+    reserved_at: Mapped[dt.datetime | None]
+    lease_expires_at: Mapped[dt.datetime | None]

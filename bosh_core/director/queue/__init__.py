@@ -33,12 +33,14 @@ from bosh_core.director.errors import QueueError
 from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from bosh_core.director.queue.database import DatabaseTaskQueue
     from bosh_core.director.queue.redis import RedisTaskQueue
     from bosh_core.director.queue.worker import Handler, Worker, run_worker
 
 __all__ = [
     "DEFAULT_QUEUES",
     "QUEUE_NAMES",
+    "DatabaseTaskQueue",
     "Handler",
     "Job",
     "RedisTaskQueue",
@@ -58,6 +60,7 @@ DEFAULT_QUEUES: Final = ("urgent", "normal")
 __getattr__ = lazy_attributes(
     __name__,
     {
+        "DatabaseTaskQueue": "bosh_core.director.queue.database",
         "RedisTaskQueue": "bosh_core.director.queue.redis",
         "Handler": "bosh_core.director.queue.worker",
         "Worker": "bosh_core.director.queue.worker",

@@ -1,0 +1,146 @@
+"""The director's ASGI application (Litestar).
+
+    app = create_app(config, database)      # database already migrated
+    uvicorn.run(app, ...)                    # or server.serve(config)
+
+Every route but ``/info`` (and the OpenAPI document under ``/schema``) needs basic auth
+with a local user; the user name is ``request.user``. Route handlers touch the database
+through `Database.read()`/`write()` in a worker thread (``sync_to_thread=True``).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Annotated
+
+import attrs
+from litestar import Litestar
+from litestar.datastructures import Headers, State
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.params import Dependency
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bosh_core.director.api.auth import BasicAuthenticator
+from bosh_core.director.api.config import DirectorConfig
+from bosh_core.director.api.errors import (
+    NotAuthorizedError,
+    exception_handlers,
+    is_public,
+)
+from bosh_core.director.db import Database
+from bosh_core.director.db.models import DirectorAttribute
+from bosh_core.director.errors import ContextIdViolatedMaxError
+
+__all__ = [
+    "CONTEXT_ID_HEADER",
+    "Director",
+    "DirectorDependency",
+    "create_app",
+    "director_version",
+]
+
+CONTEXT_ID_HEADER = "x-bosh-context-id"
+_CONTEXT_ID_MAX = 64
+
+
+def director_version() -> str:
+    """``/info``'s ``version``: ``"<version> (<revision>)"`` as the reference spells it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("bosh-py")
+    except PackageNotFoundError:
+        number = "0.0.0"
+    return f"{number} (00000000)"
+
+
+@attrs.define(eq=False)
+class Director:
+    """What route handlers need: the config, the database and the authenticator."""
+
+    config: DirectorConfig
+    database: Database
+    authenticator: BasicAuthenticator
+
+    @functools.cached_property
+    def uuid(self) -> str:
+        """The configured uuid, else the one kept in the database (made the first time)."""
+        return self.config.uuid or _find_or_create_uuid(self.database)
+
+
+DirectorDependency = Annotated[Director, Dependency(skip_validation=True)]
+"""How a route handler asks for the `Director`: ``director: DirectorDependency``."""
+
+
+def _find_or_create_uuid(database: Database) -> str:
+    query = select(DirectorAttribute.value).where(DirectorAttribute.name == "uuid")
+    with database.read() as session:
+        found = session.scalar(query)
+    if found:
+        return found
+    try:
+        with database.write() as session:
+            found = session.scalar(query)
+            if found:
+                return found
+            value = str(uuid.uuid4())
+            session.add(DirectorAttribute(name="uuid", value=value))
+            return value
+    except IntegrityError:
+        # Another director process made it first.
+        with database.read() as session:
+            stored = session.scalar(query)
+        if stored is None:
+            raise
+        return str(stored)
+
+
+class _AuthenticationMiddleware(ASGIMiddleware):
+    """Lets through only callers with a local user's credentials (``request.user``);
+    checks the ``X-Bosh-Context-Id`` length as the reference does after authenticating."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, authenticator: BasicAuthenticator) -> None:
+        self._authenticator = authenticator
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = Headers.from_scope(scope)
+        user = self._authenticator.authenticate(headers.get("authorization"))
+        if user is None and not is_public(scope["path"]):
+            raise NotAuthorizedError()
+        scope["user"] = user
+        if len(headers.get(CONTEXT_ID_HEADER, "")) > _CONTEXT_ID_MAX:
+            raise ContextIdViolatedMaxError(
+                "X-Bosh-Context-Id cannot be more than 64 characters in length"
+            )
+        await next_app(scope, receive, send)
+
+
+def create_app(config: DirectorConfig, database: Database, *, debug: bool = False) -> Litestar:
+    """The director's API over `database` (which the caller has migrated)."""
+    from bosh_core.director.api import info, tasks
+
+    authenticator = BasicAuthenticator(config.users)
+    director = Director(config, database, authenticator)
+    return Litestar(
+        route_handlers=[*info.ROUTES, *tasks.ROUTES],
+        dependencies={"director": Provide(lambda: director, sync_to_thread=False)},
+        middleware=[_AuthenticationMiddleware(authenticator)],
+        exception_handlers=exception_handlers,
+        state=State({"authenticator": authenticator, "director": director}),
+        openapi_config=OpenAPIConfig(
+            title="BOSH Director API",
+            version=director_version().split(" ", 1)[0],
+            path="/schema",
+        ),
+        # Logging is the frontend's to configure (bosh-director's main), not the app's.
+        logging_config=None,
+        debug=debug,
+    )

@@ -1,0 +1,250 @@
+"""The director's audit events (``bosh events``): who did what to which object, when.
+
+Events are rows of ``events``. An event that ends another (a lock ``release`` for its
+``acquire``, a finished deployment update for its start) names it in ``parent_id``.
+
+    events = EventLog(db)
+    start = events.record(user="admin", action="update", object_type="deployment",
+                          object_name="cf", task=12, deployment="cf")
+    events.record(..., parent_id=start.id, error="...")
+    [e.to_api() for e in events.list(deployment="cf")]    # GET /events, newest first
+
+``GET /events`` returns at most `EVENT_PAGE_SIZE` events; the next page is asked with
+``before_id`` = the last id seen.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bosh_core.director.db import Database
+from bosh_core.director.db.models import Event
+from bosh_core.director.errors import ValidationInvalidType
+
+__all__ = [
+    "EVENT_PAGE_SIZE",
+    "EventLog",
+    "EventRecord",
+    "add_event",
+    "parse_event_time",
+]
+
+#: The most events one ``GET /events`` returns.
+EVENT_PAGE_SIZE: Final = 200
+
+_INTEGER = re.compile(r"[-+]?\d+")
+
+
+@attrs.frozen
+class EventRecord:
+    """One stored event."""
+
+    id: int
+    timestamp: dt.datetime
+    user: str
+    action: str
+    object_type: str
+    object_name: str | None = None
+    parent_id: int | None = None
+    error: str | None = None
+    task: str | None = None
+    deployment: str | None = None
+    instance: str | None = None
+    context: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON object of ``GET /events``: ids as strings, the time as epoch seconds,
+        keys without a value (null or "") left out."""
+        fields: dict[str, Any] = {
+            "id": str(self.id),
+            "parent_id": "" if self.parent_id is None else str(self.parent_id),
+            "timestamp": int(self.timestamp.timestamp()),
+            "user": self.user,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_name": self.object_name,
+            "error": self.error,
+            "task": self.task,
+            "deployment": self.deployment,
+            "instance": self.instance,
+            "context": dict(self.context),
+        }
+        return {key: value for key, value in fields.items() if value is not None and value != ""}
+
+    @classmethod
+    def from_row(cls, row: Event) -> EventRecord:
+        return cls(
+            id=row.id,
+            timestamp=row.timestamp,
+            user=row.user,
+            action=row.action,
+            object_type=row.object_type,
+            object_name=row.object_name,
+            parent_id=row.parent_id,
+            error=row.error,
+            task=row.task,
+            deployment=row.deployment,
+            instance=row.instance,
+            context=dict(row.context or {}),
+        )
+
+
+def add_event(
+    session: Session,
+    *,
+    user: str,
+    action: str,
+    object_type: str,
+    object_name: str | None = None,
+    task: int | str | None = None,
+    deployment: str | None = None,
+    instance: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    error: object | None = None,
+    parent_id: int | None = None,
+    timestamp: dt.datetime | None = None,
+) -> EventRecord:
+    """Record an event in `session`'s transaction (it is stored when that commits)."""
+    for name, value in (("user", user), ("action", action), ("object_type", object_type)):
+        if not isinstance(value, str) or not value:
+            raise ValidationInvalidType(f"Event {name} must be a non-empty string, not {value!r}")
+    if context is not None and not isinstance(context, Mapping):
+        raise ValidationInvalidType("Context must be a hash")
+    if timestamp is not None and timestamp.tzinfo is None:
+        raise ValidationInvalidType(f"Event timestamp {timestamp!r} has no time zone")
+    row = Event(
+        parent_id=parent_id,
+        timestamp=timestamp or dt.datetime.now(dt.UTC),
+        user=user,
+        action=action,
+        object_type=object_type,
+        object_name=object_name,
+        error=None if error is None else str(error),
+        task=None if task is None else str(task),
+        deployment=deployment,
+        instance=instance,
+        context=dict(context or {}),
+    )
+    session.add(row)
+    session.flush()
+    return EventRecord.from_row(row)
+
+
+class EventLog:
+    """Events of one director database. With ``enabled=False`` (the director's
+    ``record_events: false``) nothing is stored and `record` returns None."""
+
+    def __init__(self, database: Database, *, enabled: bool = True) -> None:
+        self._db = database
+        self.enabled = enabled
+
+    def record(
+        self,
+        *,
+        user: str,
+        action: str,
+        object_type: str,
+        object_name: str | None = None,
+        task: int | str | None = None,
+        deployment: str | None = None,
+        instance: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        error: object | None = None,
+        parent_id: int | None = None,
+        timestamp: dt.datetime | None = None,
+    ) -> EventRecord | None:
+        """Store an event in a transaction of its own."""
+        if not self.enabled:
+            return None
+        with self._db.write() as session:
+            return add_event(
+                session,
+                user=user,
+                action=action,
+                object_type=object_type,
+                object_name=object_name,
+                task=task,
+                deployment=deployment,
+                instance=instance,
+                context=context,
+                error=error,
+                parent_id=parent_id,
+                timestamp=timestamp,
+            )
+
+    def get(self, event_id: int) -> EventRecord | None:
+        with self._db.read() as session:
+            row = session.get(Event, event_id)
+            return None if row is None else EventRecord.from_row(row)
+
+    def list(
+        self,
+        *,
+        before_id: int | None = None,
+        before: dt.datetime | None = None,
+        after: dt.datetime | None = None,
+        task: int | str | None = None,
+        deployment: str | None = None,
+        instance: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        object_name: str | None = None,
+        limit: int = EVENT_PAGE_SIZE,
+    ) -> builtins.list[EventRecord]:
+        """Events matching every filter given, newest (highest id) first, at most `limit`.
+
+        `before_id` keeps ids below it; `before` keeps times before it; `after` keeps
+        times from the second after it on, as the reference does (``after`` is exclusive
+        at one-second precision: the CLI's times have no fractions).
+        """
+        if not 0 < limit <= EVENT_PAGE_SIZE:
+            raise ValidationInvalidType(f"limit must be 1 to {EVENT_PAGE_SIZE}, not {limit}")
+        query = select(Event).order_by(Event.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(Event.id < before_id)
+        if before is not None:
+            query = query.where(Event.timestamp < _aware(before, "before"))
+        if after is not None:
+            query = query.where(Event.timestamp >= _aware(after, "after") + dt.timedelta(seconds=1))
+        equal: dict[str, Any] = {
+            "task": None if task is None else str(task),
+            "deployment": deployment,
+            "instance": instance,
+            "user": user,
+            "action": action,
+            "object_type": object_type,
+            "object_name": object_name,
+        }
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(getattr(Event, column) == value)
+        with self._db.read() as session:
+            return [EventRecord.from_row(row) for row in session.scalars(query)]
+
+
+def parse_event_time(value: str, *, parameter: str = "time") -> dt.datetime:
+    """A ``before_time``/``after_time``/``timestamp`` value of the API: epoch seconds, or
+    an ISO 8601 time (UTC when it names no zone)."""
+    text = value.strip()
+    try:
+        if _INTEGER.fullmatch(text):
+            return dt.datetime.fromtimestamp(int(text), dt.UTC)
+        parsed = dt.datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError) as error:
+        raise ValidationInvalidType(f"Invalid {parameter} parameter: {value!r}") from error
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _aware(value: dt.datetime, name: str) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValidationInvalidType(f"Event filter {name}={value!r} has no time zone")
+    return value
