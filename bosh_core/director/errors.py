@@ -90,3 +90,100 @@ class ContextIdViolatedMaxError(DirectorError):
 
     error_code = 70010
     http_status = 400
+
+
+__all__ += [
+    "JobMissingMonitError",
+    "JobMissingTemplateFileError",
+    "ReleaseExistingJobFingerprintMismatchError",
+    "ReleaseInvalidArchiveError",
+    "ReleaseInvalidPackageError",
+    "ReleasePackageDependencyError",
+    "ReleasePackageDependencyKeyMismatchError",
+    "ReleaseVersionCommitHashMismatchError",
+    "ReleaseVersionInvalidError",
+    "ValidationInvalidValue",
+]
+
+
+class ReleaseInvalidArchiveError(DirectorError):
+    """An uploaded release tarball cannot be read or fails verification (BOSH's
+    ``ReleaseInvalidArchive``: 30002, 400)."""
+
+    error_code = 30002
+    http_status = 400
+
+
+class ReleaseVersionInvalidError(DirectorError):
+    """``release.MF`` has a version that is not a release version (30010, 400)."""
+
+    error_code = 30010
+    http_status = 400
+
+
+class ReleaseInvalidPackageError(DirectorError):
+    """A package differs from the one of the same name in the already uploaded release
+    version (BOSH's ``ReleaseInvalidPackage``: 30012, 400)."""
+
+    error_code = 30012
+    http_status = 400
+
+
+class ReleaseExistingJobFingerprintMismatchError(DirectorError):
+    """A job differs from the one of the same name in the already uploaded release
+    version (30013, 400)."""
+
+    error_code = 30013
+    http_status = 400
+
+
+class ReleaseVersionCommitHashMismatchError(DirectorError):
+    """The release version exists with another commit hash (30014, 400)."""
+
+    error_code = 30014
+    http_status = 400
+
+
+class ReleasePackageDependencyKeyMismatchError(DirectorError):
+    """A compiled package's dependencies differ from the stored package's (30016, 400)."""
+
+    error_code = 30016
+    http_status = 400
+
+
+class ReleasePackageDependencyError(DirectorError):
+    """Packages depend on each other in a cycle, or on a package the release lacks (the
+    reference raises a plain error for both: code 100)."""
+
+
+class ValidationInvalidValue(DirectorError):
+    """A value has the right type but a wrong form, e.g. a name with a space in a release
+    manifest (BOSH's 40005, 400)."""
+
+    error_code = 40005
+    http_status = 400
+
+
+class JobMissingTemplateFileError(DirectorError):
+    """A job's spec names a template its archive lacks (BOSH's 80002, 400)."""
+
+    error_code = 80002
+    http_status = 400
+
+
+class JobMissingMonitError(DirectorError):
+    """A job archive has neither ``monit`` nor ``*.monit`` (BOSH's 80004, 400)."""
+
+    error_code = 80004
+    http_status = 400
+
+
+__all__ += ["EventNotFoundError"]
+
+
+class EventNotFoundError(DirectorError):
+    """``GET /events/:id`` names no stored event. The reference controller has no code of
+    its own for this; the director's generic 100 is kept, with 404."""
+
+    error_code = 100
+    http_status = 404
