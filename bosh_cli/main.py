@@ -62,20 +62,34 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
 _COMMAND_MODULES = {
     "add-blob": "blobs",
     "blobs": "blobs",
+    "cancel-task": "director",
     "create-release": "release",
+    "environment": "director",
+    "event": "director",
+    "events": "director",
     "finalize-release": "release",
     "generate-job": "authoring",
     "generate-package": "authoring",
     "init-release": "authoring",
     "inspect-local-release": "inspect",
     "interpolate": "interpolate",
+    "locks": "director",
     "remove-blob": "blobs",
     "reset-release": "authoring",
     "sync-blobs": "blobs",
+    "task": "director",
+    "tasks": "director",
     "upload-blobs": "blobs",
     "vendor-package": "release",
 }
-_ALIASES = {"cr": "create-release", "int": "interpolate"}
+_ALIASES = {
+    "cr": "create-release",
+    "ct": "cancel-task",
+    "env": "environment",
+    "int": "interpolate",
+    "t": "task",
+    "ts": "tasks",
+}
 
 
 class _BoshGroup(click.Group):

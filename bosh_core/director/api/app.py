@@ -125,12 +125,12 @@ class _AuthenticationMiddleware(ASGIMiddleware):
 
 def create_app(config: DirectorConfig, database: Database, *, debug: bool = False) -> Litestar:
     """The director's API over `database` (which the caller has migrated)."""
-    from bosh_core.director.api import info, tasks
+    from bosh_core.director.api import events, info, locks, tasks
 
     authenticator = BasicAuthenticator(config.users)
     director = Director(config, database, authenticator)
     return Litestar(
-        route_handlers=[*info.ROUTES, *tasks.ROUTES],
+        route_handlers=[*info.ROUTES, *tasks.ROUTES, *locks.ROUTES, *events.ROUTES],
         dependencies={"director": Provide(lambda: director, sync_to_thread=False)},
         middleware=[_AuthenticationMiddleware(authenticator)],
         exception_handlers=exception_handlers,

@@ -128,17 +128,18 @@ async def test_unsubscribe_stops_delivery(pair: Pair) -> None:
 
     subscription = await pair.agent.subscribe(agent_subject(pair.agent_id), handle)
     await pair.agent.flush()
-    await pair.director.publish(agent_subject(pair.agent_id), b"one")
-    await pair.director.flush()
-    async with asyncio.timeout(5):
+    # Publish until the subscription is seen working (a busy machine may be slow to route).
+    async with asyncio.timeout(15):
         while not received:
-            await asyncio.sleep(0.02)
+            await pair.director.publish(agent_subject(pair.agent_id), b"one")
+            await pair.director.flush()
+            await asyncio.sleep(0.1)
     await subscription.unsubscribe()
     await pair.agent.flush()
     await pair.director.publish(agent_subject(pair.agent_id), b"two")
     await pair.director.flush()
     await asyncio.sleep(0.1)
-    assert received == [b"one"]
+    assert set(received) == {b"one"}
 
 
 async def test_a_failing_handler_does_not_stop_the_subscription(pair: Pair) -> None:
