@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import attrs
 
-from bosh_core.director.errors import QueueError
+from bosh_core.director.errors import QueueError, ReservationLostError
 from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
@@ -47,7 +47,11 @@ __all__ = [
     "Reserved",
     "TaskQueue",
     "Worker",
+    "check_enqueue",
     "check_queue_name",
+    "check_reserve",
+    "check_worker_id",
+    "reservation_lost",
     "run_worker",
 ]
 
@@ -75,6 +79,33 @@ def check_queue_name(queue: str) -> str:
         known = ", ".join(QUEUE_NAMES)
         raise QueueError(f"Unknown task queue {queue!r}: expected one of {known}")
     return queue
+
+
+def check_enqueue(task_id: int, job_type: str, queue: str) -> None:
+    """What every backend refuses before queuing: an unknown queue, a task id that is
+    not an integer, an empty job type."""
+    check_queue_name(queue)
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise QueueError(f"task_id must be an integer, not {task_id!r}")
+    if not job_type:
+        raise QueueError("job_type must not be empty")
+
+
+def check_worker_id(worker_id: str) -> str:
+    """`worker_id` if it is non-empty without whitespace (backends use it in keys)."""
+    if not worker_id or any(c.isspace() for c in worker_id):
+        raise QueueError(f"worker_id must be non-empty without whitespace, not {worker_id!r}")
+    return worker_id
+
+
+def check_reserve(queues: Sequence[str], worker_id: str) -> None:
+    """What every backend refuses before reserving: no queue list, unknown queues, a bad
+    worker id."""
+    if isinstance(queues, str) or not queues:
+        raise QueueError(f"queues must be a non-empty list of queue names, not {queues!r}")
+    for queue in queues:
+        check_queue_name(queue)
+    check_worker_id(worker_id)
 
 
 @attrs.frozen
@@ -147,3 +178,12 @@ class TaskQueue(Protocol):
     def pending(self, queue: str) -> int:
         """How many jobs wait in `queue` (reserved ones are not counted)."""
         ...
+
+
+def reservation_lost(reserved: Reserved) -> ReservationLostError:
+    """The error for a heartbeat, completion or release of a job recovered meanwhile."""
+    job = reserved.job
+    return ReservationLostError(
+        f"Worker {reserved.worker_id!r} no longer holds job {job.id} (task {job.task_id}, "
+        f"{job.job_type}): its lease expired and it was recovered"
+    )

@@ -31,12 +31,20 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import Delete, Update, case, delete, func, select, update
 
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import QueuedJob
-from bosh_core.director.errors import QueueError, ReservationLostError
-from bosh_core.director.queue import Job, Reserved, check_queue_name
+from bosh_core.director.errors import QueueError
+from bosh_core.director.queue import (
+    Job,
+    Reserved,
+    check_enqueue,
+    check_queue_name,
+    check_reserve,
+    check_worker_id,
+    reservation_lost,
+)
 
 __all__ = ["DatabaseTaskQueue"]
 
@@ -81,11 +89,7 @@ class DatabaseTaskQueue:
         *,
         queue: str = "normal",
     ) -> Job:
-        check_queue_name(queue)
-        if isinstance(task_id, bool) or not isinstance(task_id, int):
-            raise QueueError(f"task_id must be an integer, not {task_id!r}")
-        if not job_type:
-            raise QueueError("job_type must not be empty")
+        check_enqueue(task_id, job_type, queue)
         document = _json_copy(task_id, payload)
         now = _now()
         job = Job(
@@ -112,11 +116,7 @@ class DatabaseTaskQueue:
         return job
 
     def reserve(self, queues: Sequence[str], *, worker_id: str, timeout: float) -> Reserved | None:
-        if isinstance(queues, str) or not queues:
-            raise QueueError(f"queues must be a non-empty list of queue names, not {queues!r}")
-        for queue in queues:
-            check_queue_name(queue)
-        _check_worker_id(worker_id)
+        check_reserve(queues, worker_id)
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             reserved = self._take(list(queues), worker_id)
@@ -129,40 +129,27 @@ class DatabaseTaskQueue:
                 _WAKE.wait(min(remaining, self._poll_interval))
 
     def heartbeat(self, reserved: Reserved) -> None:
-        row_id, reservation = _parse_token(reserved)
-        with self._db.write() as session:
-            renewed = session.execute(
-                update(QueuedJob)
-                .where(QueuedJob.id == row_id, QueuedJob.reservation == reservation)
-                .values(lease_expires_at=self._lease_end())
-                .execution_options(synchronize_session=False)
-            )
-        if _rowcount(renewed) == 0:
-            raise _lost(reserved)
+        self._change_own_row(reserved, update(QueuedJob).values(lease_expires_at=self._lease_end()))
 
     def complete(self, reserved: Reserved) -> None:
-        row_id, reservation = _parse_token(reserved)
-        with self._db.write() as session:
-            deleted = session.execute(
-                delete(QueuedJob)
-                .where(QueuedJob.id == row_id, QueuedJob.reservation == reservation)
-                .execution_options(synchronize_session=False)
-            )
-        if _rowcount(deleted) == 0:
-            raise _lost(reserved)
+        self._change_own_row(reserved, delete(QueuedJob))
 
     def release(self, reserved: Reserved) -> None:
+        self._change_own_row(reserved, update(QueuedJob).values(**_waiting_again()))
+        _wake_all()
+
+    def _change_own_row(self, reserved: Reserved, statement: Update | Delete) -> None:
+        """Run `statement` on the job's row while `reserved` still holds it; no row
+        changed means the lease was lost (the job was recovered meanwhile)."""
         row_id, reservation = _parse_token(reserved)
         with self._db.write() as session:
-            released = session.execute(
-                update(QueuedJob)
-                .where(QueuedJob.id == row_id, QueuedJob.reservation == reservation)
-                .values(**_waiting_again())
-                .execution_options(synchronize_session=False)
+            changed = session.execute(
+                statement.where(
+                    QueuedJob.id == row_id, QueuedJob.reservation == reservation
+                ).execution_options(synchronize_session=False)
             )
-        if _rowcount(released) == 0:
-            raise _lost(reserved)
-        _wake_all()
+        if _rowcount(changed) == 0:
+            raise reservation_lost(reserved)
 
     def recover_expired(self, *, requeue: bool = False) -> list[Reserved]:
         now = _now()
@@ -212,7 +199,7 @@ class DatabaseTaskQueue:
 
     def reserved_by(self, worker_id: str) -> list[Reserved]:
         """The jobs `worker_id` holds now, newest reservation first."""
-        _check_worker_id(worker_id)
+        check_worker_id(worker_id)
         with self._db.read() as session:
             rows = session.scalars(
                 select(QueuedJob)
@@ -314,12 +301,6 @@ def _json_copy(task_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _check_worker_id(worker_id: str) -> str:
-    if not worker_id or any(c.isspace() for c in worker_id):
-        raise QueueError(f"worker_id must be non-empty without whitespace, not {worker_id!r}")
-    return worker_id
-
-
 def _parse_token(reserved: Reserved) -> tuple[int, str]:
     row_id, _, reservation = reserved.token.partition(":")
     if not row_id.isdigit() or not reservation:
@@ -329,11 +310,3 @@ def _parse_token(reserved: Reserved) -> tuple[int, str]:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-def _lost(reserved: Reserved) -> ReservationLostError:
-    job = reserved.job
-    return ReservationLostError(
-        f"Worker {reserved.worker_id!r} no longer holds job {job.id} (task {job.task_id}, "
-        f"{job.job_type}): its lease expired and it was recovered"
-    )

@@ -29,8 +29,16 @@ from typing import Any, Final, cast
 
 import redis
 
-from bosh_core.director.errors import QueueError, ReservationLostError
-from bosh_core.director.queue import Job, Reserved, check_queue_name
+from bosh_core.director.errors import QueueError
+from bosh_core.director.queue import (
+    Job,
+    Reserved,
+    check_enqueue,
+    check_queue_name,
+    check_reserve,
+    check_worker_id,
+    reservation_lost,
+)
 
 __all__ = ["RedisTaskQueue"]
 
@@ -151,11 +159,7 @@ class RedisTaskQueue:
         *,
         queue: str = "normal",
     ) -> Job:
-        check_queue_name(queue)
-        if isinstance(task_id, bool) or not isinstance(task_id, int):
-            raise QueueError(f"task_id must be an integer, not {task_id!r}")
-        if not job_type:
-            raise QueueError("job_type must not be empty")
+        check_enqueue(task_id, job_type, queue)
         job = Job(
             id=uuid.uuid4().hex,
             task_id=task_id,
@@ -173,11 +177,7 @@ class RedisTaskQueue:
         return job
 
     def reserve(self, queues: Sequence[str], *, worker_id: str, timeout: float) -> Reserved | None:
-        if isinstance(queues, str) or not queues:
-            raise QueueError(f"queues must be a non-empty list of queue names, not {queues!r}")
-        for queue in queues:
-            check_queue_name(queue)
-        _check_worker_id(worker_id)
+        check_reserve(queues, worker_id)
         keys = [
             self._processing_key(worker_id),
             self._leases_key(),
@@ -201,7 +201,7 @@ class RedisTaskQueue:
             keys=[self._leases_key()], args=[_member(reserved), self._lease_ms()]
         )
         if not renewed:
-            raise _lost(reserved)
+            raise reservation_lost(reserved)
 
     def complete(self, reserved: Reserved) -> None:
         held = self._complete(
@@ -209,7 +209,7 @@ class RedisTaskQueue:
             args=[reserved.token, _member(reserved)],
         )
         if not held:
-            raise _lost(reserved)
+            raise reservation_lost(reserved)
 
     def release(self, reserved: Reserved) -> None:
         held = self._release(
@@ -217,7 +217,7 @@ class RedisTaskQueue:
             args=[reserved.token, _member(reserved), _WAKE_TOKENS_KEPT],
         )
         if not held:
-            raise _lost(reserved)
+            raise reservation_lost(reserved)
 
     def recover_expired(self, *, requeue: bool = False) -> list[Reserved]:
         seconds, microseconds = self._client.time()
@@ -243,7 +243,7 @@ class RedisTaskQueue:
 
     def reserved_by(self, worker_id: str) -> list[Reserved]:
         """The jobs `worker_id` holds now (its processing list), newest first."""
-        messages = self._client.lrange(self._processing_key(_check_worker_id(worker_id)), 0, -1)
+        messages = self._client.lrange(self._processing_key(check_worker_id(worker_id)), 0, -1)
         return [
             Reserved(job=_decode(_text(m)), worker_id=worker_id, token=_text(m)) for m in messages
         ]
@@ -272,22 +272,8 @@ class RedisTaskQueue:
         return f"{self._prefix}:leases"
 
 
-def _check_worker_id(worker_id: str) -> str:
-    if not worker_id or any(c.isspace() for c in worker_id):
-        raise QueueError(f"worker_id must be non-empty without whitespace, not {worker_id!r}")
-    return worker_id
-
-
 def _member(reserved: Reserved) -> str:
     return f"{reserved.worker_id}\n{reserved.token}"
-
-
-def _lost(reserved: Reserved) -> ReservationLostError:
-    job = reserved.job
-    return ReservationLostError(
-        f"Worker {reserved.worker_id!r} no longer holds job {job.id} (task {job.task_id}, "
-        f"{job.job_type}): its lease expired and it was recovered"
-    )
 
 
 def _text(value: bytes | str) -> str:
