@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bosh_core.agent.client import AgentClient
 from bosh_core.bus import EmbeddedNats
+from bosh_core.bus.certs import agent_environment
 from bosh_core.bus.nats import NatsBus
 
 AGENT = Path(sys.executable).with_name("bosh-agent")
@@ -43,17 +44,7 @@ def start_agent(
         "blobstore": {"provider": "local", "options": {"blobstore_path": str(root / "blobs")}},
         "networks": {"default": {"type": "manual", "ip": "10.0.0.2", "default": ["dns"]}},
         "disks": {"system": "/dev/sda", "persistent": {}},
-        "env": {
-            "bosh": {
-                "mbus": {
-                    "cert": {
-                        "ca": cert.ca,
-                        "certificate": cert.certificate,
-                        "private_key": cert.private_key,
-                    }
-                }
-            }
-        },
+        "env": agent_environment(cert),
         "vm": {"name": f"vm-{agent_id}"},
     }
     (base / "bosh" / "settings.json").write_text(json.dumps(settings))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bosh_core.agent.client import AgentClient
 from bosh_core.bus import EmbeddedNats
+from bosh_core.bus.certs import agent_environment
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi import VMCID, CPIContext
 from bosh_core.cpi.local import LocalCPI, make_stemcell
@@ -53,17 +54,7 @@ async def boot_times(root: Path, count: int) -> list[float]:
             for index in range(count):
                 agent_id = str(uuid.uuid4())
                 cert = nats.add_agent(agent_id)
-                environment = {
-                    "bosh": {
-                        "mbus": {
-                            "cert": {
-                                "ca": cert.ca,
-                                "certificate": cert.certificate,
-                                "private_key": cert.private_key,
-                            }
-                        }
-                    }
-                }
+                environment = agent_environment(cert)
                 network = {
                     "type": "manual",
                     "ip": f"10.246.0.{10 + index}",

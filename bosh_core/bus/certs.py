@@ -36,6 +36,7 @@ __all__ = [
     "CertificateAuthority",
     "MbusCert",
     "agent_common_name",
+    "agent_environment",
     "client_ssl_context",
     "nats_user",
     "validate_agent_id",
@@ -66,6 +67,21 @@ class MbusCert:
     ca: str
     certificate: str
     private_key: str = attrs.field(repr=False)
+
+
+def agent_environment(cert: MbusCert) -> dict[str, Any]:
+    """The ``env`` of agent settings (and of a CPI's create_vm) that carries `cert`."""
+    return {
+        "bosh": {
+            "mbus": {
+                "cert": {
+                    "ca": cert.ca,
+                    "certificate": cert.certificate,
+                    "private_key": cert.private_key,
+                }
+            }
+        }
+    }
 
 
 def validate_agent_id(agent_id: str) -> str:

@@ -26,6 +26,7 @@ import pytest
 from bosh_core.agent.client import AgentClient
 from bosh_core.blobstore.local import LocalBlobstore
 from bosh_core.bus import EmbeddedNats
+from bosh_core.bus.certs import agent_environment
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi import CPIContext
 from bosh_core.cpi.local import LocalCPI, make_stemcell
@@ -108,17 +109,7 @@ async def director(world: dict[str, Any]) -> AsyncIterator[NatsBus]:
 async def create_vm(world: dict[str, Any], bus: NatsBus, ip: str) -> tuple[str, AgentClient]:
     agent_id = str(uuid.uuid4())
     cert = world["nats"].add_agent(agent_id)
-    environment = {
-        "bosh": {
-            "mbus": {
-                "cert": {
-                    "ca": cert.ca,
-                    "certificate": cert.certificate,
-                    "private_key": cert.private_key,
-                }
-            }
-        }
-    }
+    environment = agent_environment(cert)
     created = await asyncio.to_thread(
         world["cpi"].create_vm,
         agent_id,

@@ -16,7 +16,7 @@ from bosh_core.agent.actions import Actions, blobstore_from_settings
 from bosh_core.agent.runtime import AgentRuntime
 from bosh_core.agent.settings import Settings, parse_settings
 from bosh_core.agent.supervisor import JobSupervisor
-from bosh_core.bus.certs import MbusCert, client_ssl_context
+from bosh_core.bus.certs import MbusCert, agent_environment, client_ssl_context
 from bosh_core.bus.embedded import EmbeddedNats
 
 
@@ -35,17 +35,7 @@ def settings_document(
         "blobstore": {"provider": "local", "options": {"blobstore_path": str(blobstore)}},
         "networks": {"default": {"type": "manual", "ip": "10.244.0.2", "default": ["dns"]}},
         "disks": {"system": "/dev/sda", "persistent": {}},
-        "env": {
-            "bosh": {
-                "mbus": {
-                    "cert": {
-                        "ca": cert.ca,
-                        "certificate": cert.certificate,
-                        "private_key": cert.private_key,
-                    }
-                }
-            }
-        },
+        "env": agent_environment(cert),
         "vm": {"name": f"vm-{agent_id}"},
     }
 
