@@ -26,6 +26,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bosh_core.blobstore import Blobstore
 from bosh_core.director.api.auth import BasicAuthenticator
 from bosh_core.director.api.config import DirectorConfig
 from bosh_core.director.api.errors import (
@@ -36,6 +37,8 @@ from bosh_core.director.api.errors import (
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import DirectorAttribute
 from bosh_core.director.errors import ContextIdViolatedMaxError
+from bosh_core.director.events import EventLog
+from bosh_core.director.locks import Locks
 
 __all__ = [
     "CONTEXT_ID_HEADER",
@@ -62,11 +65,26 @@ def director_version() -> str:
 
 @attrs.define(eq=False)
 class Director:
-    """What route handlers need: the config, the database and the authenticator."""
+    """What route handlers need: the config, the database, the authenticator, and the
+    blobstore, locks and events log over them."""
 
     config: DirectorConfig
     database: Database
     authenticator: BasicAuthenticator
+
+    @functools.cached_property
+    def blobstore(self) -> Blobstore:
+        from bosh_core.blobstore.local import LocalBlobstore
+
+        return LocalBlobstore(self.config.blobstore_dir)
+
+    @functools.cached_property
+    def locks(self) -> Locks:
+        return Locks(self.database, events=self.events)
+
+    @functools.cached_property
+    def events(self) -> EventLog:
+        return EventLog(self.database)
 
     @functools.cached_property
     def uuid(self) -> str:

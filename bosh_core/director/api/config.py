@@ -81,6 +81,21 @@ class DirectorConfig:
         return self.db_url or f"sqlite:///{(self.data_dir / 'bosh.db').absolute()}"
 
     @property
+    def blobstore_dir(self) -> Path:
+        """The local blobstore: release, stemcell and log blobs under the data directory."""
+        return self.data_dir / "blobstore"
+
+    @property
+    def tasks_dir(self) -> Path:
+        """Where each task keeps its outputs (``tasks/<id>/{event,result,debug,cpi}``)."""
+        return self.data_dir / "tasks"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the data directory's filesystem (uploads land here first)."""
+        return self.data_dir / "tmp"
+
+    @property
     def tls_dir(self) -> Path:
         """Where a generated CA and server certificate are kept."""
         return self.data_dir / "tls"

@@ -14,7 +14,7 @@ from litestar.params import QueryParameter
 from bosh_core.director.api.app import DirectorDependency
 from bosh_core.director.api.errors import consumes
 from bosh_core.director.errors import EventNotFoundError, ValidationInvalidType
-from bosh_core.director.events import EventLog, parse_event_time
+from bosh_core.director.events import parse_event_time
 
 __all__ = ["ROUTES"]
 
@@ -67,7 +67,7 @@ async def list_events(
     except ValidationInvalidType:
         return _bad_parameter("after", after_time or "")
     query = functools.partial(
-        EventLog(director.database).list,
+        director.events.list,
         before_id=None if before_id is None else _ruby_to_i(before_id),
         before=before,
         after=after,
@@ -87,7 +87,7 @@ async def list_events(
 def show_event(director: DirectorDependency, event_id: str) -> dict[str, Any]:
     record = None
     if event_id.isascii() and event_id.isdigit() and int(event_id) <= _MAX_ID:
-        record = EventLog(director.database).get(int(event_id))
+        record = director.events.get(int(event_id))
     if record is None:
         raise EventNotFoundError(f"Event {event_id} not found")
     return record.to_api()
@@ -127,7 +127,7 @@ async def create_event(
             )
 
     def record() -> None:
-        EventLog(director.database).record(
+        director.events.record(
             user=str(request.user),
             action=str(payload["action"]),
             object_type=str(payload["object_type"]),

@@ -7,14 +7,13 @@ from typing import Any
 from litestar import get
 
 from bosh_core.director.api.app import DirectorDependency
-from bosh_core.director.locks import Locks
 
 __all__ = ["ROUTES", "list_locks"]
 
 
 @get("/locks", sync_to_thread=True, summary="Locks held now")
 def list_locks(director: DirectorDependency) -> list[dict[str, Any]]:
-    return Locks(director.database).list_api()
+    return director.locks.list_api()
 
 
 ROUTES = [list_locks]
