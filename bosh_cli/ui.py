@@ -294,6 +294,15 @@ class UI:
             raise BoshError(f"No answer to '{label}': standard input is closed")
         return answer.rstrip("\n")
 
+    def ask_for_password(self, label: str) -> str:
+        """As :meth:`ask_for_text`, without echoing the answer when typed at a terminal."""
+        if not (self.interactive and not self.json and _is_terminal(self._input)):
+            return self.ask_for_text(label)
+        import getpass  # only here: start-up time
+
+        self._pad_before("ask")
+        return getpass.getpass(f"{label}: ", stream=self._out)
+
     # -- end ----------------------------------------------------------------------------
 
     def flush(self) -> None:

@@ -1,7 +1,7 @@
-"""Commands that talk to a director: env, tasks, task, cancel-task, locks, events, event.
+"""Commands that talk to a director: tasks, task, cancel-task, locks, events, event.
 
-The environment is ``-e URL`` with ``--ca-cert``, ``--client`` and ``--client-secret``
-(or their BOSH_* variables); ``~/.bosh/config`` aliases and log-in come later.
+The director is the one :func:`bosh_cli.session.open_director` resolves from ``-e``
+(a URL or an alias), ``--ca-cert``, ``--client``/``--client-secret`` and the config file.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 import click
 
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.session import open_director
 from bosh_cli.ui import UI, Table
 from bosh_core.client import Director, EventFilter, Task, TaskEvent
 from bosh_core.errors import BoshError
 
-__all__ = ["COMMANDS", "TaskReporter", "go_time"]
+__all__ = ["COMMANDS", "TaskReporter", "go_time", "track_task"]
 
 
 def go_time(moment: dt.datetime | None) -> str:
@@ -31,21 +32,6 @@ def go_time(moment: dt.datetime | None) -> str:
 def _duration(seconds: float) -> str:
     total = max(int(seconds), 0)
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
-def _director(cli: CLIContext) -> Director:
-    options = cli.options
-    if not options.environment:
-        raise BoshError("Expected non-empty Director URL (give -e or BOSH_ENVIRONMENT)")
-    director = Director(
-        options.environment,
-        ca_cert=options.ca_cert,
-        client=options.client,
-        client_secret=options.client_secret,
-    )
-    who = f"client '{options.client}'" if options.client else "anonymous user"
-    cli.ui.print_line(f"Using environment '{director.url.removeprefix('https://')}' as {who}")
-    return director
 
 
 class TaskReporter:
@@ -122,6 +108,24 @@ class TaskReporter:
             self._ui.begin_line(f"\nTask {task_id} {task.state}\n")
 
 
+def track_task(ui: UI, director: Director, task_id: int, *, kind: str | None = None) -> Task:
+    """Follow the task to its end as the reference shows it (`TaskReporter`): its events,
+    or with `kind` (``debug``, ``cpi``, ``result``, ``event``) that raw output. A task
+    that did not end ``done`` is an error, as every task-creating command reports it."""
+    reporter = TaskReporter(ui, events=kind is None)
+    reporter.started(task_id)
+    final = director.follow_task(
+        task_id,
+        reporter.event if kind is None else None,
+        output_type=kind or "event",
+        on_chunk=reporter.chunk,
+    )
+    reporter.finished(final)
+    if not final.succeeded:
+        raise BoshError(f"Expected task '{final.id}' to succeed but state is '{final.state}'")
+    return final
+
+
 def _same(one: TaskEvent, other: TaskEvent) -> bool:
     return bool(one.stage) and (one.stage, one.tags, one.task) == (
         other.stage,
@@ -136,36 +140,6 @@ def _moment(epoch: int) -> dt.datetime:
 
 def _hours(epoch: int) -> str:
     return f"{_moment(epoch):%H:%M:%S}"
-
-
-# --- env ----------------------------------------------------------------------------------
-
-
-@click.command("environment", short_help="Show director details")
-@pass_cli
-def environment(cli: CLIContext) -> None:
-    """Show the director's name, UUID, version, CPI, features and the current user."""
-    with _director(cli) as director:
-        info = director.info()
-    header = ["Name", "UUID", "Version"]
-    row: list[str | list[str]] = [info.name, info.uuid, info.version]
-    if info.stemcell_os:
-        header.append("Director Stemcell")
-        row.append(f"{info.stemcell_os}/{info.stemcell_version or ''}")
-    if info.cpi:
-        header.append("CPI")
-        row.append(info.cpi)
-    if info.features:
-        header.append("Features")
-        row.append(
-            sorted(
-                f"{name}: {'enabled' if enabled else 'disabled'}"
-                for name, enabled in info.features.items()
-            )
-        )
-    header.append("User")
-    row.append(info.user or "(not logged in)")
-    cli.ui.print_table(Table(header=header, rows=[row], transpose=True))
 
 
 # --- tasks --------------------------------------------------------------------------------
@@ -188,7 +162,7 @@ def environment(cli: CLIContext) -> None:
 def tasks(cli: CLIContext, recent: int | None, all_types: bool) -> None:
     """Without --recent: the queued, processing and cancelling tasks."""
     deployment = cli.options.deployment
-    with _director(cli) as director:
+    with open_director(cli) as director:
         if recent is not None:
             found = director.tasks(limit=recent, all_types=all_types, deployment=deployment)
         else:
@@ -235,7 +209,7 @@ def task(cli: CLIContext, task_id: int | None, kind: str | None, all_types: bool
         # `--debug` is also a global flag, hoisted in front of the command: here it asks
         # for the debug log, as in the reference.
         kind = "debug"
-    with _director(cli) as director:
+    with open_director(cli) as director:
         if not task_id:
             running = director.current_tasks(all_types=all_types, deployment=cli.options.deployment)
             if not running:
@@ -243,24 +217,14 @@ def task(cli: CLIContext, task_id: int | None, kind: str | None, all_types: bool
             task_id = running[0].id
         else:
             director.task(task_id)
-        reporter = TaskReporter(cli.ui, events=kind is None)
-        reporter.started(task_id)
-        final = director.follow_task(
-            task_id,
-            reporter.event if kind is None else None,
-            output_type=kind or "event",
-            on_chunk=reporter.chunk,
-        )
-        reporter.finished(final)
-    if not final.succeeded:
-        raise BoshError(f"Expected task '{final.id}' to succeed but state is '{final.state}'")
+        track_task(cli.ui, director, task_id, kind=kind)
 
 
 @click.command("cancel-task", short_help="Cancel task at its next checkpoint")
 @click.argument("task_id", metavar="ID", type=int)
 @pass_cli
 def cancel_task(cli: CLIContext, task_id: int) -> None:
-    with _director(cli) as director:
+    with open_director(cli) as director:
         director.cancel_task(task_id)
 
 
@@ -270,7 +234,7 @@ def cancel_task(cli: CLIContext, task_id: int) -> None:
 @click.command("locks", short_help="List current locks")
 @pass_cli
 def locks(cli: CLIContext) -> None:
-    with _director(cli) as director:
+    with open_director(cli) as director:
         found = director.locks()
     rows = [
         [lock.type, ":".join(lock.resource), lock.task_id, go_time(lock.expires_at)]
@@ -307,7 +271,7 @@ def _context_text(context: Mapping[str, Any]) -> str:
 @pass_cli
 def events(cli: CLIContext, /, task_id: str | None, **filters: str | None) -> None:
     query = EventFilter(task=task_id, deployment=cli.options.deployment, **filters)
-    with _director(cli) as director:
+    with open_director(cli) as director:
         found = director.events(query)
     rows = [
         [
@@ -336,7 +300,7 @@ def events(cli: CLIContext, /, task_id: str | None, **filters: str | None) -> No
 @click.argument("event_id", metavar="ID")
 @pass_cli
 def event(cli: CLIContext, event_id: str) -> None:
-    with _director(cli) as director:
+    with open_director(cli) as director:
         found = director.event(event_id)
     header = ["ID", "Time"]
     row: list[str | list[str]] = [
@@ -361,4 +325,4 @@ def event(cli: CLIContext, event_id: str) -> None:
     cli.ui.print_table(Table(header=header, rows=[row], transpose=True))
 
 
-COMMANDS = [environment, tasks, task, cancel_task, locks, events, event]
+COMMANDS = [tasks, task, cancel_task, locks, events, event]

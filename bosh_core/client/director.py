@@ -18,17 +18,20 @@ import json
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import httpx
 
+from bosh_core.blobstore import staged_destination
 from bosh_core.errors import BoshError
 
 __all__ = [
     "DEFAULT_PORT",
     "RUNNING_STATES",
+    "CertificateExpiry",
     "ClientError",
     "Director",
     "DirectorResponseError",
@@ -37,10 +40,23 @@ __all__ = [
     "Info",
     "Lock",
     "NotLoggedInError",
+    "RawResponse",
     "Task",
     "TaskEvent",
     "TaskOutput",
     "normalize_url",
+]
+__all__ += [
+    "CompiledPackageInfo",
+    "DeploymentSummary",
+    "InspectedRelease",
+    "InstanceRecord",
+    "NamedVersion",
+    "ReleaseJob",
+    "ReleaseLink",
+    "ReleasePackage",
+    "ReleaseVersionSummary",
+    "Stemcell",
 ]
 
 DEFAULT_PORT: Final = 25555
@@ -48,6 +64,8 @@ RUNNING_STATES: Final = frozenset({"queued", "processing", "cancelling"})
 """States the reference CLI waits on; ``done`` is success, anything else failure."""
 
 _POLL_INTERVAL: Final = 0.5
+_UPLOAD_CHUNK: Final = 1 << 20
+_TARBALL_CONTENT_TYPE: Final = "application/x-compressed"
 
 
 class ClientError(BoshError):
@@ -288,6 +306,262 @@ class EventFilter:
         }
 
 
+@attrs.frozen
+class CertificateExpiry:
+    """One certificate of ``GET /director/certificate_expiry`` (``bosh env --details``)."""
+
+    path: str
+    expiry: str
+    days_left: int
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> CertificateExpiry:
+        return cls(
+            path=str(body.get("certificate_path") or ""),
+            expiry=str(body.get("expiry") or ""),
+            days_left=int(body.get("days_left") or 0),
+        )
+
+
+@attrs.frozen
+class RawResponse:
+    """An answer as it came (``bosh curl``): status line, headers in order, body."""
+
+    http_version: str
+    status_code: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @property
+    def succeeded(self) -> bool:
+        """The statuses the reference CLI takes as success for a raw request."""
+        return self.status_code in (200, 201, 204, 206, 302)
+
+
+@attrs.frozen
+class NamedVersion:
+    """A release or stemcell a deployment uses."""
+
+    name: str
+    version: str
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> NamedVersion:
+        return cls(name=str(body.get("name") or ""), version=str(body.get("version") or ""))
+
+
+@attrs.frozen
+class DeploymentSummary:
+    """One entry of ``GET /deployments``; `cloud_config` (``latest``, ``outdated`` or
+    ``none``) and `locked` are None when the request excluded them."""
+
+    name: str
+    teams: tuple[str, ...]
+    releases: tuple[NamedVersion, ...]
+    stemcells: tuple[NamedVersion, ...]
+    cloud_config: str | None
+    locked: bool | None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> DeploymentSummary:
+        locked = body.get("locked")
+        return cls(
+            name=str(body.get("name") or ""),
+            teams=tuple(str(team) for team in body.get("teams") or ()),
+            releases=tuple(NamedVersion.from_api(item) for item in body.get("releases") or ()),
+            stemcells=tuple(NamedVersion.from_api(item) for item in body.get("stemcells") or ()),
+            cloud_config=body.get("cloud_config"),
+            locked=None if locked is None else bool(locked),
+        )
+
+
+@attrs.frozen
+class ReleaseVersionSummary:
+    """One version of one release, as ``GET /releases`` lists them (``bosh releases``)."""
+
+    name: str
+    version: str
+    commit_hash: str
+    uncommitted_changes: bool
+    currently_deployed: bool
+    job_names: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, name: str, body: Mapping[str, Any]) -> ReleaseVersionSummary:
+        return cls(
+            name=name,
+            version=str(body.get("version") or ""),
+            commit_hash=str(body.get("commit_hash") or ""),
+            uncommitted_changes=bool(body.get("uncommitted_changes")),
+            currently_deployed=bool(body.get("currently_deployed")),
+            job_names=tuple(str(job) for job in body.get("job_names") or ()),
+        )
+
+
+@attrs.frozen
+class ReleaseLink:
+    """A link a release job consumes or provides."""
+
+    name: str
+    type: str
+    optional: bool = False
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ReleaseLink:
+        return cls(
+            name=str(body.get("name") or ""),
+            type=str(body.get("type") or ""),
+            optional=bool(body.get("optional")),
+        )
+
+
+@attrs.frozen
+class ReleaseJob:
+    """A job of an inspected release version; `blobstore_id` and `sha1` are its archive's."""
+
+    name: str
+    fingerprint: str
+    blobstore_id: str
+    sha1: str
+    consumes: tuple[ReleaseLink, ...]
+    provides: tuple[ReleaseLink, ...]
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ReleaseJob:
+        return cls(
+            name=str(body.get("name") or ""),
+            fingerprint=str(body.get("fingerprint") or ""),
+            blobstore_id=str(body.get("blobstore_id") or ""),
+            sha1=str(body.get("sha1") or ""),
+            consumes=tuple(ReleaseLink.from_api(link) for link in body.get("consumes") or ()),
+            provides=tuple(ReleaseLink.from_api(link) for link in body.get("provides") or ()),
+        )
+
+
+@attrs.frozen
+class CompiledPackageInfo:
+    """A package compiled for `stemcell` (``os/version``)."""
+
+    stemcell: str
+    blobstore_id: str
+    sha1: str
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> CompiledPackageInfo:
+        return cls(
+            stemcell=str(body.get("stemcell") or ""),
+            blobstore_id=str(body.get("blobstore_id") or ""),
+            sha1=str(body.get("sha1") or ""),
+        )
+
+
+@attrs.frozen
+class ReleasePackage:
+    """A package of an inspected release version: its source archive (empty ids for a
+    package that came only compiled) and its compiled builds."""
+
+    name: str
+    fingerprint: str
+    blobstore_id: str
+    sha1: str
+    compiled_packages: tuple[CompiledPackageInfo, ...]
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ReleasePackage:
+        return cls(
+            name=str(body.get("name") or ""),
+            fingerprint=str(body.get("fingerprint") or ""),
+            blobstore_id=str(body.get("blobstore_id") or ""),
+            sha1=str(body.get("sha1") or ""),
+            compiled_packages=tuple(
+                CompiledPackageInfo.from_api(item) for item in body.get("compiled_packages") or ()
+            ),
+        )
+
+
+@attrs.frozen
+class InspectedRelease:
+    """``GET /releases/:name?version=`` (``bosh inspect-release``)."""
+
+    jobs: tuple[ReleaseJob, ...]
+    packages: tuple[ReleasePackage, ...]
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> InspectedRelease:
+        return cls(
+            jobs=tuple(ReleaseJob.from_api(item) for item in body.get("jobs") or ()),
+            packages=tuple(ReleasePackage.from_api(item) for item in body.get("packages") or ()),
+        )
+
+
+@attrs.frozen
+class Stemcell:
+    """One entry of ``GET /stemcells``; `deployments` names those using it."""
+
+    name: str
+    version: str
+    operating_system: str
+    cid: str
+    cpi: str
+    deployments: tuple[str, ...]
+    api_version: int | None
+
+    @property
+    def currently_deployed(self) -> bool:
+        return bool(self.deployments)
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> Stemcell:
+        api_version = body.get("api_version")
+        return cls(
+            name=str(body.get("name") or ""),
+            version=str(body.get("version") or ""),
+            operating_system=str(body.get("operating_system") or ""),
+            cid=str(body.get("cid") or ""),
+            cpi=str(body.get("cpi") or ""),
+            deployments=tuple(
+                str(item.get("name") or "") if isinstance(item, Mapping) else str(item)
+                for item in body.get("deployments") or ()
+            ),
+            api_version=None if api_version is None else int(api_version),
+        )
+
+
+@attrs.frozen
+class InstanceRecord:
+    """An instance (or one of its VMs) as the director's database has it, without
+    asking the agent: ``GET /deployments/:d/instances`` sets `expects_vm`,
+    ``/vms`` sets `active`."""
+
+    id: str
+    job: str
+    index: int
+    az: str | None
+    agent_id: str | None
+    vm_cid: str | None
+    ips: tuple[str, ...]
+    vm_created_at: dt.datetime | None
+    expects_vm: bool | None = None
+    active: bool | None = None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> InstanceRecord:
+        created = body.get("vm_created_at")
+        return cls(
+            id=str(body.get("id") or ""),
+            job=str(body.get("job") or ""),
+            index=int(body.get("index") or 0),
+            az=body.get("az"),
+            agent_id=body.get("agent_id"),
+            vm_cid=body.get("cid"),
+            ips=tuple(str(ip) for ip in body.get("ips") or ()),
+            vm_created_at=dt.datetime.fromisoformat(created) if created else None,
+            expects_vm=body.get("expects_vm"),
+            active=body.get("active"),
+        )
+
+
 def normalize_url(environment: str) -> str:
     """``10.0.0.6`` -> ``https://10.0.0.6:25555``: https, the director's port by default."""
     text = environment.strip()
@@ -467,6 +741,389 @@ class Director:
 
     def event(self, event_id: str | int) -> Event:
         return Event.from_api(self._json(f"/events/{event_id}"))
+
+    def certificate_expiry(self) -> list[CertificateExpiry]:
+        """The director's certificates and when they expire (directors since v270)."""
+        try:
+            found = self._json("/director/certificate_expiry")
+        except DirectorResponseError as error:
+            if error.http_status == 404:
+                raise ClientError(
+                    f"Certificate expiry information not supported: {error}"
+                ) from None
+            raise
+        return [CertificateExpiry.from_api(item) for item in found]
+
+    def curl(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes | None = None,
+    ) -> RawResponse:
+        """Send one request as given and return the answer whatever its status; a
+        redirect (a task-creating call) is followed with GET, as the reference does.
+
+        `path` may carry a query string (``/tasks?limit=3``)."""
+        target = path if path.startswith("/") else f"/{path}"
+        try:
+            response = self._http.request(method, target, headers=list(headers), content=body)
+        except httpx.HTTPError as error:
+            raise ClientError(
+                f"Performing request {method} '{self.url}{target}': {error}"
+            ) from error
+        return RawResponse(
+            http_version=response.http_version,
+            status_code=response.status_code,
+            reason=response.reason_phrase,
+            headers=tuple(response.headers.multi_items()),
+            body=response.content,
+        )
+
+    # -- deployments, releases, stemcells, packages, resources ---------------------------
+
+    def deployments(
+        self,
+        *,
+        exclude_configs: bool = False,
+        exclude_releases: bool = False,
+        exclude_stemcells: bool = False,
+        exclude_lock: bool = False,
+    ) -> list[DeploymentSummary]:
+        """Deployments by name; each ``exclude_*`` spares the director that part."""
+        flags = {
+            "exclude_configs": exclude_configs,
+            "exclude_releases": exclude_releases,
+            "exclude_stemcells": exclude_stemcells,
+            "exclude_lock": exclude_lock,
+        }
+        params = {name: "true" for name, excluded in flags.items() if excluded}
+        return [DeploymentSummary.from_api(item) for item in self._json("/deployments", params)]
+
+    def deployment_manifest(self, deployment: str) -> str:
+        """The manifest text the deployment was last deployed with ("" if none)."""
+        return str(self._json(f"/deployments/{deployment}").get("manifest") or "")
+
+    def instances_db(self, deployment: str) -> list[InstanceRecord]:
+        """The deployment's instances from the director's database (no agent asked)."""
+        found = self._json(f"/deployments/{deployment}/instances")
+        return [InstanceRecord.from_api(item) for item in found]
+
+    def vms_db(self, deployment: str) -> list[InstanceRecord]:
+        """Every VM of the deployment, inactive ones too, from the director's database."""
+        found = self._json(f"/deployments/{deployment}/vms")
+        return [InstanceRecord.from_api(item) for item in found]
+
+    def releases(self) -> list[ReleaseVersionSummary]:
+        """Every version of every release, releases by name, versions oldest first."""
+        return [
+            ReleaseVersionSummary.from_api(str(release.get("name") or ""), version)
+            for release in self._json("/releases")
+            for version in release.get("release_versions") or ()
+        ]
+
+    def release(self, name: str, version: str) -> InspectedRelease:
+        """One release version's jobs and packages (``bosh inspect-release``)."""
+        return InspectedRelease.from_api(self._json(f"/releases/{name}", {"version": version}))
+
+    def stemcells(self) -> list[Stemcell]:
+        return [Stemcell.from_api(item) for item in self._json("/stemcells")]
+
+    def stemcell_needed(self, name: str, version: str) -> bool:
+        """Whether some CPI of the director lacks this stemcell (else an upload is
+        skipped)."""
+        body = {"stemcell": {"name": name, "version": version}}
+        return bool(self._post_for_json("/stemcell_uploads", json=body).get("needed"))
+
+    def package_matches(self, manifest_yaml: str | bytes, *, compiled: bool = False) -> list[str]:
+        """Fingerprints of the release.MF's packages (``compiled_packages`` with
+        `compiled`) the director already has: an upload may leave them out."""
+        path = "/packages/matches_compiled" if compiled else "/packages/matches"
+        found = self._post_for_json(
+            path, content=manifest_yaml, headers={"Content-Type": "text/yaml"}
+        )
+        return [str(fingerprint) for fingerprint in found]
+
+    def download_resource(self, resource_id: str, destination: Path) -> Path:
+        """Stream blob `resource_id` (fetched logs, an exported release) to
+        `destination`, which appears only once it is complete."""
+        path = f"/resources/{resource_id}"
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise _failure("GET", path, response)
+                with staged_destination(destination) as staged, staged.open("wb") as file:
+                    for chunk in response.iter_bytes():
+                        file.write(chunk)
+        except httpx.HTTPError as error:
+            raise ClientError(f"Performing request GET '{self.url}{path}': {error}") from error
+        return destination
+
+    # -- configs -----------------------------------------------------------------------
+
+    def configs(
+        self, *, type_: str | None = None, name: str | None = None, limit: int = 1
+    ) -> list[Config]:
+        """The current config of each type and name (``limit`` 1), or up to ``limit``
+        newest versions of each."""
+        params = {"limit": str(limit), "latest": "true" if limit == 1 else "false"}
+        if type_:
+            params["type"] = type_
+        if name:
+            params["name"] = name
+        return [Config.from_api(item) for item in self._json("/configs", params)]
+
+    def config(self, config_id: str) -> Config:
+        return Config.from_api(self._json(f"/configs/{config_id}"))
+
+    def latest_config(self, type_: str, name: str) -> Config | None:
+        found = self._json(
+            "/configs", {"type": type_, "name": name, "limit": "1", "latest": "true"}
+        )
+        return Config.from_api(found[0]) if found else None
+
+    def update_config(
+        self, type_: str, name: str, content: str, *, expected_latest_id: str | None = None
+    ) -> Config:
+        """Store a new version (the director keeps the current one when unchanged). With
+        `expected_latest_id`, fail when someone else changed the config meanwhile."""
+        body: dict[str, str] = {"type": type_, "name": name, "content": content}
+        if expected_latest_id:
+            body["expected_latest_id"] = expected_latest_id
+        response = self._request("POST", "/configs", ok=(201, 412), json=body)
+        document = response.json()
+        if response.status_code == 412:
+            raise DirectorResponseError(
+                "Config update rejected: The expected latest ID"
+                f" '{document.get('expected_latest_id')}' doesn't match the latest ID"
+                f" '{document.get('latest_id')}'. This most likely means that a concurrent"
+                " update of the config happened. Please try to upload again.",
+                http_status=412,
+            )
+        return Config.from_api(document)
+
+    def delete_config(
+        self, config_id: str | None = None, *, type_: str | None = None, name: str | None = None
+    ) -> bool:
+        """Delete one version by id, or every version of `type_`/`name`; False when
+        there was nothing to delete."""
+        if config_id is not None:
+            response = self._request("DELETE", f"/configs/{config_id}", ok=(204, 404))
+        else:
+            params = {"type": type_ or "", "name": name or ""}
+            response = self._request("DELETE", "/configs", ok=(204, 404), params=params)
+        return response.status_code == 204
+
+    def diff_config(self, type_: str, name: str, content: str) -> ConfigDiff:
+        """What storing `content` would change; ``from_id`` is the current version's id
+        (pass it to `update_config` as ``expected_latest_id``)."""
+        body = {"type": type_, "name": name, "content": content}
+        return self._config_diff("/configs/diff", json=body)
+
+    def diff_configs(
+        self,
+        *,
+        from_id: str = "",
+        from_content: str = "",
+        to_id: str = "",
+        to_content: str = "",
+    ) -> ConfigDiff:
+        """The diff of two versions, each given by id or content."""
+        body = {
+            "from": {"id": from_id, "content": from_content},
+            "to": {"id": to_id, "content": to_content},
+        }
+        return self._config_diff("/configs/diff", json=body)
+
+    def latest_typed_config(self, kind: str, *, name: str = "") -> str | None:
+        """The current ``cloud``, ``runtime`` or ``cpi`` config's text (older API)."""
+        params = {"limit": "1"} if kind == "cpi" else {"name": name, "limit": "1"}
+        found = self._json(f"/{kind}_configs", params)
+        return str(found[0]["properties"]) if found else None
+
+    def update_typed_config(self, kind: str, content: str, *, name: str = "") -> None:
+        self._request(
+            "POST",
+            f"/{kind}_configs",
+            ok=(200, 201),
+            params=None if kind == "cpi" else {"name": name},
+            content=content.encode(),
+            headers={"Content-Type": "text/yaml"},
+        )
+
+    def diff_typed_config(
+        self, kind: str, content: str, *, name: str = "", redact: bool = True
+    ) -> ConfigDiff:
+        params = {} if kind == "cpi" else {"name": name}
+        if not redact:
+            params["redact"] = "false"
+        return self._config_diff(
+            f"/{kind}_configs/diff",
+            params=params,
+            content=content.encode(),
+            headers={"Content-Type": "text/yaml"},
+        )
+
+    def _config_diff(self, path: str, **kwargs: Any) -> ConfigDiff:
+        response = self._request("POST", path, ok=(200, 404), **kwargs)
+        if response.status_code == 404:
+            try:
+                document = response.json()
+            except ValueError:
+                document = None
+            if isinstance(document, dict) and document.get("code") == 440012:
+                raise DirectorResponseError(
+                    str(document.get("description")), http_status=404, code=440012
+                )
+            # A director without the diff endpoint: nothing to show.
+            return ConfigDiff(lines=(), from_id="")
+        return ConfigDiff.from_api(response.json())
+
+    # -- uploads (each answers with the queued task: follow it with `follow_task`) -------
+
+    def upload_release_file(
+        self,
+        path: Path,
+        *,
+        fix: bool = False,
+        rebase: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Task:
+        """Send the release tarball at `path` (``create release``). The file is streamed,
+        so memory stays flat whatever its size; `progress` is called with (bytes sent,
+        total) as it goes. `fix` replaces corrupt or missing jobs and packages."""
+        return self._upload_file("/releases", path, _flags(fix=fix, rebase=rebase), progress)
+
+    def upload_release_url(
+        self, url: str, *, sha1: str | None = None, fix: bool = False, rebase: bool = False
+    ) -> Task:
+        """Have the director fetch the release tarball at `url` (checked against `sha1`,
+        a digest as ``--sha1`` takes it, when given)."""
+        return self._upload_url("/releases", url, sha1, _flags(fix=fix, rebase=rebase))
+
+    def upload_stemcell_file(
+        self, path: Path, *, fix: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> Task:
+        """Send the stemcell tarball at `path` (``create stemcell``), streamed as
+        `upload_release_file` sends a release. `fix` creates it in the clouds again."""
+        return self._upload_file("/stemcells", path, _flags(fix=fix), progress)
+
+    def upload_stemcell_url(self, url: str, *, sha1: str | None = None, fix: bool = False) -> Task:
+        """Have the director fetch the stemcell tarball at `url`."""
+        return self._upload_url("/stemcells", url, sha1, _flags(fix=fix))
+
+    def has_release(self, name: str, version: str, *, stemcell: str | None = None) -> bool:
+        """Whether the director has release `name`/`version` whole: every package with its
+        source, or with `stemcell` (``os/version``) every package compiled for it. An
+        upload is skipped when it has (the reference's HasRelease)."""
+        if not any(found.name == name and found.version == version for found in self.releases()):
+            return False
+        packages = self.release(name, version).packages
+        if stemcell:
+            return all(
+                any(compiled.stemcell == stemcell for compiled in package.compiled_packages)
+                for package in packages
+            )
+        return all(package.blobstore_id for package in packages)
+
+    def _upload_file(
+        self,
+        path: str,
+        tarball: Path,
+        params: Mapping[str, str],
+        progress: Callable[[int, int], None] | None,
+    ) -> Task:
+        size = tarball.stat().st_size
+        # A declared length, as the reference sends it, rather than a chunked body.
+        headers = {"Content-Type": _TARBALL_CONTENT_TYPE, "Content-Length": str(size)}
+        body = _file_chunks(tarball, size, progress)
+        return Task.from_api(
+            self._post_for_json(path, params=params, content=body, headers=headers)
+        )
+
+    def _upload_url(self, path: str, url: str, sha1: str | None, params: Mapping[str, str]) -> Task:
+        if not url:
+            raise ClientError("Expected non-empty URL")
+        body = {"location": url, **({"sha1": sha1} if sha1 else {})}
+        return Task.from_api(self._post_for_json(path, params=params, json=body))
+
+    def _post_for_json(self, path: str, **kwargs: Any) -> Any:
+        response = self._request("POST", path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise ClientError(
+                f"Unmarshaling Director response of POST '{path}': {error}"
+            ) from error
+
+
+__all__ += ["Config", "ConfigDiff"]
+
+
+@attrs.frozen
+class Config:
+    """One config version (``GET /configs``); ``team`` is empty for admin configs and
+    ``created_at`` is the director's text (``2026-11-25 15:00:00 UTC``)."""
+
+    id: str
+    type: str
+    name: str
+    content: str
+    team: str
+    created_at: str
+    current: bool
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> Config:
+        return cls(
+            id=str(body.get("id") or ""),
+            type=str(body.get("type") or ""),
+            name=str(body.get("name") or ""),
+            content=str(body.get("content") or ""),
+            team=str(body.get("team") or ""),
+            created_at=str(body.get("created_at") or ""),
+            current=bool(body.get("current")),
+        )
+
+
+@attrs.frozen
+class ConfigDiff:
+    """A config diff: lines with ``added``, ``removed`` or None, and the id of the
+    version it starts from (``"0"`` for none; empty when the director did not say)."""
+
+    lines: tuple[tuple[str, str | None], ...]
+    from_id: str
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ConfigDiff:
+        lines = tuple((str(line[0]), line[1]) for line in body.get("diff") or ())
+        return cls(lines=lines, from_id=str((body.get("from") or {}).get("id") or ""))
+
+    def text(self) -> str:
+        """The diff as the CLI prints it: ``+ ``, ``- `` or two spaces before each line."""
+        marks = {"added": "+ ", "removed": "- "}
+        return "".join(f"{marks.get(str(status), '  ')}{line}\n" for line, status in self.lines)
+
+
+def _flags(**flags: bool) -> dict[str, str]:
+    """Query parameters ``name=true`` for the flags that are set (others are left out)."""
+    return {name: "true" for name, value in flags.items() if value}
+
+
+def _file_chunks(
+    path: Path, size: int, progress: Callable[[int, int], None] | None
+) -> Iterator[bytes]:
+    """The file's bytes a chunk at a time; `progress` hears of each chunk once the
+    transport has taken it (when it asks for the next one)."""
+    sent = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(_UPLOAD_CHUNK):
+            yield chunk
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent, size)
 
 
 def _failure(method: str, path: str, response: httpx.Response) -> ClientError:

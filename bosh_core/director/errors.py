@@ -65,6 +65,7 @@ class ValidationInvalidType(DirectorError):
 
 __all__ += [
     "ContextIdViolatedMaxError",
+    "TaskCancelledError",
     "TaskNotFoundError",
     "TaskUnexpectedStateError",
 ]
@@ -75,6 +76,13 @@ class TaskNotFoundError(DirectorError):
 
     error_code = 10000
     http_status = 404
+
+
+class TaskCancelledError(DirectorError):
+    """Raised at a checkpoint of a task being cancelled (BOSH's ``TaskCancelled``: 10001)."""
+
+    error_code = 10001
+    http_status = 200
 
 
 class TaskUnexpectedStateError(DirectorError):
@@ -187,3 +195,227 @@ class EventNotFoundError(DirectorError):
 
     error_code = 100
     http_status = 404
+
+
+class ResourceError(DirectorError):
+    """A remote resource (a release or stemcell URL, a blob) could not be fetched
+    (BOSH's ``ResourceError``: 100001, 400)."""
+
+    error_code = 100001
+    http_status = 400
+
+
+class ResourceNotFoundError(DirectorError):
+    """Nothing is at the URL or blob id given (BOSH's ``ResourceNotFound``: 100002, 404)."""
+
+    error_code = 100002
+    http_status = 404
+
+
+class ReleaseSha1DoesNotMatchError(DirectorError):
+    """The release tarball's digest is not the one given with the upload (BOSH's 30015)."""
+
+    error_code = 30015
+    http_status = 400
+
+
+__all__ += ["ReleaseSha1DoesNotMatchError", "ResourceError", "ResourceNotFoundError"]
+
+
+__all__ += [
+    "BadManifestError",
+    "DeploymentNotFoundError",
+    "ReleaseNotFoundError",
+    "ReleaseVersionNotFoundError",
+    "ValidationMissingField",
+]
+
+
+class DeploymentNotFoundError(DirectorError):
+    """No deployment has that name (BOSH's ``DeploymentNotFound``: 70000, 404)."""
+
+    error_code = 70000
+    http_status = 404
+
+
+class ReleaseNotFoundError(DirectorError):
+    """No release has that name (BOSH's ``ReleaseNotFound``: 30005, 404)."""
+
+    error_code = 30005
+    http_status = 404
+
+
+class ReleaseVersionNotFoundError(DirectorError):
+    """The release has no such version (BOSH's ``ReleaseVersionNotFound``: 30006, 404)."""
+
+    error_code = 30006
+    http_status = 404
+
+
+class ValidationMissingField(DirectorError):
+    """A required field of a request body is missing (BOSH's 40001, 400)."""
+
+    error_code = 40001
+    http_status = 400
+
+
+class BadManifestError(DirectorError):
+    """A manifest in a request body lacks what the route needs, e.g. a release.MF
+    without a ``packages`` list (BOSH's ``BadManifest``: 440001, 400)."""
+
+    error_code = 440001
+    http_status = 400
+
+
+__all__ += [
+    "CpiNotConfiguredError",
+    "CpiNotFoundError",
+    "DeploymentIgnoredInstancesDeletionError",
+    "ReleaseInUseError",
+    "ReleaseVersionInUseError",
+    "StemcellImageNotFoundError",
+    "StemcellInUseError",
+    "StemcellInvalidArchiveError",
+    "StemcellNotFoundError",
+    "StemcellNotSupportedError",
+    "StemcellSha1DoesNotMatchError",
+]
+
+
+class StemcellInvalidArchiveError(DirectorError):
+    """A stemcell tarball cannot be extracted (BOSH's ``StemcellInvalidArchive``: 50000)."""
+
+    error_code = 50000
+    http_status = 400
+
+
+class StemcellImageNotFoundError(DirectorError):
+    """A stemcell tarball has no ``image`` (BOSH's ``StemcellImageNotFound``: 50001)."""
+
+    error_code = 50001
+    http_status = 400
+
+
+class StemcellNotFoundError(DirectorError):
+    """No stemcell has that name and version (BOSH's ``StemcellNotFound``: 50003, 404)."""
+
+    error_code = 50003
+    http_status = 404
+
+
+class StemcellInUseError(DirectorError):
+    """A deployment still uses the stemcell being deleted (BOSH's 50004)."""
+
+    error_code = 50004
+    http_status = 400
+
+
+class StemcellSha1DoesNotMatchError(DirectorError):
+    """The stemcell tarball's digest differs from the one given (BOSH's 50007)."""
+
+    error_code = 50007
+    http_status = 400
+
+
+class StemcellNotSupportedError(DirectorError):
+    """No CPI takes the stemcell's formats (BOSH's ``StemcellNotSupported``: 50008)."""
+
+    error_code = 50008
+    http_status = 400
+
+
+class ReleaseInUseError(DirectorError):
+    """A deployment still uses a version of the release being deleted (BOSH's 30007)."""
+
+    error_code = 30007
+    http_status = 400
+
+
+class ReleaseVersionInUseError(DirectorError):
+    """A deployment still uses the release version being deleted (BOSH's 30008)."""
+
+    error_code = 30008
+    http_status = 400
+
+
+class DeploymentIgnoredInstancesDeletionError(DirectorError):
+    """A deployment with ignored instances cannot be deleted (BOSH's 190021)."""
+
+    error_code = 190021
+    http_status = 400
+
+
+class CpiNotFoundError(DirectorError):
+    """An AZ names no CPI although a cpi-config is set (BOSH's ``CpiNotFound``: 550001)."""
+
+    error_code = 550001
+    http_status = 400
+
+
+class CpiNotConfiguredError(DirectorError):
+    """A CPI name (of a row, an AZ or a request) that no cpi-config entry has, or no CPI
+    at all. The reference raises a plain error here: the director's generic code 100."""
+
+
+__all__ += [
+    "BadConfigError",
+    "BadConfigRequestError",
+    "BadExpectedConfigIdError",
+    "ConfigNotFoundError",
+    "InvalidJsonError",
+]
+
+
+class BadConfigRequestError(DirectorError):
+    """A ``/configs`` request lacks a field or has one of the wrong type (BOSH's
+    ``BadConfigRequest``: 440010, 400)."""
+
+    error_code = 440010
+    http_status = 400
+
+
+class BadConfigError(DirectorError):
+    """A config's content is not a YAML map (BOSH's ``BadConfig``: 440011, 400)."""
+
+    error_code = 440011
+    http_status = 400
+
+
+class ConfigNotFoundError(DirectorError):
+    """No config version has that id, or it was deleted (BOSH's 440012, 404)."""
+
+    error_code = 440012
+    http_status = 404
+
+
+class BadExpectedConfigIdError(DirectorError):
+    """``expected_latest_id`` is not the current version's id: the config changed since
+    the caller looked (BOSH's ``BadExpectedConfigID``: 440013; the API answers 412 with
+    both ids)."""
+
+    error_code = 440013
+    http_status = 412
+
+    def __init__(self, *, latest_id: str, expected_latest_id: str) -> None:
+        super().__init__(f"Latest Id: '{latest_id}' does not match expected latest id")
+        self.latest_id = latest_id
+        self.expected_latest_id = expected_latest_id
+
+
+class InvalidJsonError(DirectorError):
+    """A request body is not JSON (BOSH's ``InvalidJsonError``: 710001, 400)."""
+
+    error_code = 710001
+    http_status = 400
+
+
+__all__ += ["PackageInvalidArchiveError"]
+
+
+class PackageInvalidArchiveError(DirectorError):
+    """A package archive an upload must store is unusable, or absent from a tarball that
+    left it out although the director has no package with its fingerprint (BOSH's
+    ``PackageInvalidArchive``: 60000, 400)."""
+
+    error_code = 60000
+    http_status = 400

@@ -11,7 +11,7 @@ import functools
 import shutil
 import tarfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TypeVar
@@ -51,6 +51,7 @@ from bosh_core.release.source import (
     no_compression_packages,
     read_release_source,
 )
+from bosh_core.release.tarball import ReleaseArchive
 from bosh_core.release.targz import TarGzWriter
 
 __all__ = ["Release", "ReleaseDir", "write_release_tarball"]
@@ -74,6 +75,22 @@ class Release:
 
     def renamed(self, *, name: str, version: str) -> Release:
         return attrs.evolve(self, manifest=attrs.evolve(self.manifest, name=name, version=version))
+
+    @classmethod
+    def from_archive(cls, archive: ReleaseArchive) -> Release:
+        """The release of a tarball read with `read_release_tarball`, its archives where
+        the reader wrote them."""
+        manifest = archive.manifest
+        return cls(
+            manifest,
+            jobs={ref.name: archive.job_archive(ref.name) for ref in manifest.jobs},
+            packages={ref.name: archive.package_archive(ref.name) for ref in manifest.packages},
+            compiled_packages={
+                ref.name: archive.compiled_package_archive(ref.name)
+                for ref in manifest.compiled_packages
+            },
+            license=archive.license_archive(),
+        )
 
 
 @attrs.frozen
@@ -322,7 +339,15 @@ class ReleaseDir:
 
     def latest_release(self) -> Release:
         """The newest dev or final release of the directory's default name."""
-        name = self.default_name()
+        return self.find_release()
+
+    def find_release(self, *, name: str | None = None, version: Version | None = None) -> Release:
+        """Final release `version` of `name` (the directory's default name unless given);
+        without `version`, the newest dev or final one. As the reference's FindRelease
+        (``bosh upload-release`` without a path), a given version is a final one."""
+        name = name or self.default_name()
+        if version is not None:
+            return self.release_from_manifest(self.final_releases.manifest_path(name, str(version)))
         dev, final = self.dev_releases.last_version(name), self.final_releases.last_version(name)
         if dev is None and final is None:
             raise ReleaseError(
@@ -415,12 +440,18 @@ The reference builds both in temporary files (0600) and moves them into place.
 """
 
 
-def write_release_tarball(release: Release, destination: Path) -> None:
+def write_release_tarball(
+    release: Release, destination: Path, *, skip_fingerprints: Collection[str] = frozenset()
+) -> None:
     """Write the release tarball: release.MF, jobs/, packages/, compiled_packages/, license.
 
     Every archive the manifest lists must be in `release`: a release read from a
     ``dev_releases``/``releases`` manifest has no compiled packages (the reference
     stops on those too), so one that lists some cannot be written.
+
+    Package and compiled package archives whose fingerprint is in `skip_fingerprints`
+    are left out, while release.MF still lists them: ``bosh upload-release`` leaves out
+    what the director says it has (``POST /packages/matches``), as the reference does.
     """
     manifest = release.manifest
     document = serialization.dump_yaml(serialization.unstructure(manifest)).encode()
@@ -431,11 +462,15 @@ def write_release_tarball(release: Release, destination: Path) -> None:
         ("packages", manifest.packages, release.packages),
         ("compiled_packages", manifest.compiled_packages, release.compiled_packages),
     ]
+
+    def skipped(directory: str, ref: JobRef | PackageRef | CompiledPackageRef) -> bool:
+        return directory != "jobs" and ref.fingerprint in skip_fingerprints
+
     missing = [
         f"{directory}/{ref.name}/{ref.fingerprint}"
         for directory, refs, archives in groups
         for ref in refs
-        if ref.name not in archives
+        if ref.name not in archives and not skipped(directory, ref)
     ]
     if manifest.license is not None and release.license is None:
         missing.append(f"license/{manifest.license.fingerprint}")
@@ -460,9 +495,10 @@ def write_release_tarball(release: Release, destination: Path) -> None:
                 continue
             writer.add_directory(f"{directory}/")
             for ref in refs:
-                writer.add_file(
-                    f"{directory}/{ref.name}.tgz", archives[ref.name], mode=_ARCHIVE_MODE
-                )
+                if not skipped(directory, ref):
+                    writer.add_file(
+                        f"{directory}/{ref.name}.tgz", archives[ref.name], mode=_ARCHIVE_MODE
+                    )
         if release.license is not None:
             writer.add_file("license.tgz", release.license, mode=_ARCHIVE_MODE)
             _add_license_files(writer, release.license)

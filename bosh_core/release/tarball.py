@@ -16,6 +16,11 @@ tarball and the member named:
   whose digest differs, and an artifact it does not list;
 - a damaged gzip stream: bad header, corrupted data, a wrong CRC, a truncated file.
 
+One absence is allowed when the director asks (``allow_missing_packages``): ``bosh
+upload-release`` leaves out the package and compiled package archives the director said
+it has (``/packages/matches``) while release.MF still lists them. Those absences are
+reported in the :class:`ReleaseArchive`; jobs and the license must still be there.
+
 ``release.MF`` usually comes first (the reference and :mod:`targz` write it first); then
 each artifact is hashed with the one algorithm its digest needs. If it comes later, the
 artifacts before it are hashed with every supported algorithm and checked once it is read.
@@ -62,7 +67,8 @@ _TRAILING_BYTES = _MIB
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer, CRC and length checked
 _TAR_MAGIC_OFFSET = 257
-_ARTIFACT_DIRECTORIES = ("jobs", "packages", "compiled_packages")
+_PACKAGE_DIRECTORIES = ("packages", "compiled_packages")
+_ARTIFACT_DIRECTORIES = ("jobs", *_PACKAGE_DIRECTORIES)
 _EXPECTED = (
     "release.MF, license.tgz, LICENSE*, NOTICE*, jobs/<name>.tgz, packages/<name>.tgz"
     " or compiled_packages/<name>.tgz"
@@ -81,51 +87,90 @@ class TarballLimits:
 
 @attrs.frozen
 class ReleaseArchive:
-    """A release tarball read and verified, its artifacts written under ``directory``."""
+    """A release tarball read and verified, its artifacts written under ``directory``.
+
+    `missing_packages` and `missing_compiled_packages` name the packages release.MF lists
+    whose archives the tarball left out (only when read with ``allow_missing_packages``).
+    """
 
     path: Path
     directory: Path
     manifest: ReleaseManifest
     job_specs: Mapping[str, JobSpec]
+    missing_packages: frozenset[str] = frozenset()
+    missing_compiled_packages: frozenset[str] = frozenset()
 
     def job_archive(self, name: str) -> Path:
-        return self._artifact("jobs", "job", name, [ref.name for ref in self.manifest.jobs])
+        return self._artifact("jobs", "job", name, self.manifest.jobs)
 
     def package_archive(self, name: str) -> Path:
-        names = [ref.name for ref in self.manifest.packages]
-        return self._artifact("packages", "package", name, names)
+        return self._artifact(
+            "packages", "package", name, self.manifest.packages, self.missing_packages
+        )
 
     def compiled_package_archive(self, name: str) -> Path:
-        names = [ref.name for ref in self.manifest.compiled_packages]
-        return self._artifact("compiled_packages", "compiled package", name, names)
+        return self._artifact(
+            "compiled_packages",
+            "compiled package",
+            name,
+            self.manifest.compiled_packages,
+            self.missing_compiled_packages,
+        )
 
     def license_archive(self) -> Path | None:
         return self.directory / "license.tgz" if self.manifest.license else None
 
-    def _artifact(self, directory: str, kind: str, name: str, names: list[str]) -> Path:
-        if name not in names:
+    def _artifact(
+        self,
+        directory: str,
+        kind: str,
+        name: str,
+        refs: Sequence[JobRef | PackageRef | CompiledPackageRef],
+        missing: frozenset[str] = frozenset(),
+    ) -> Path:
+        if name not in {ref.name for ref in refs}:
             raise ReleaseError(f"Release tarball '{self.path}' has no {kind} '{name}'")
+        if name in missing:
+            raise ReleaseError(
+                f"Release tarball '{self.path}' leaves out the archive of {kind} '{name}'"
+                " (its release.MF lists it)"
+            )
         return self.directory / directory / f"{name}.tgz"
 
 
 def read_release_tarball(
-    path: Path, *, into: Path, limits: TarballLimits = TarballLimits()
+    path: Path,
+    *,
+    into: Path,
+    limits: TarballLimits = TarballLimits(),
+    allow_missing_packages: bool = False,
 ) -> ReleaseArchive:
     """Verify the release tarball at `path` and write its artifacts under `into`.
 
-    On failure `into` may hold some of the artifacts: pass a scratch directory.
+    `allow_missing_packages` accepts a tarball that leaves out package or compiled
+    package archives its release.MF lists, as ``bosh upload-release`` sends them to a
+    director that has those packages; only the director, which can find them by
+    fingerprint, passes it. On failure `into` may hold some of the artifacts: pass a
+    scratch directory.
     """
     into.mkdir(parents=True, exist_ok=True)
     reader = _OuterReader(path, into=into, limits=limits)
     _read_members(path, reader.archive, reader.take)
-    manifest = reader.finish()
+    manifest, missing = reader.finish(allow_missing_packages=allow_missing_packages)
     job_specs = {
         ref.name: _read_job_spec(
             into / "jobs" / f"{ref.name}.tgz", job=ref.name, tarball=path, limits=limits
         )
         for ref in manifest.jobs
     }
-    return ReleaseArchive(path, into, manifest, job_specs)
+    return ReleaseArchive(
+        path,
+        into,
+        manifest,
+        job_specs,
+        missing_packages=missing.get("packages", frozenset()),
+        missing_compiled_packages=missing.get("compiled_packages", frozenset()),
+    )
 
 
 class _Archive:
@@ -370,17 +415,27 @@ class _OuterReader:
             self._verify(name, digests)
         self._unverified.clear()
 
-    def finish(self) -> ReleaseManifest:
+    def finish(
+        self, *, allow_missing_packages: bool
+    ) -> tuple[ReleaseManifest, dict[str, frozenset[str]]]:
+        """The manifest, and the names of the absent (compiled) packages by directory."""
         if self._manifest is None:
             raise self.archive.error(
                 "has no release.MF; is it a release tarball? (stemcells, job and package"
                 " archives are not)"
             )
-        missing = sorted(set(self._expected) - self._seen)
-        if missing:
-            listed = ", ".join(f"'{name}'" for name in missing)
+        allowed: dict[str, set[str]] = {}
+        refused = []
+        for member in sorted(set(self._expected) - self._seen):
+            directory, _, file_name = member.partition("/")
+            if allow_missing_packages and directory in _PACKAGE_DIRECTORIES:
+                allowed.setdefault(directory, set()).add(file_name.removesuffix(".tgz"))
+            else:
+                refused.append(member)
+        if refused:
+            listed = ", ".join(f"'{name}'" for name in refused)
             raise self.archive.error(f"lacks {listed}, listed in its release.MF")
-        return self._manifest
+        return self._manifest, {directory: frozenset(names) for directory, names in allowed.items()}
 
 
 def _is_notice(name: str) -> bool:

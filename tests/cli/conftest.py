@@ -21,6 +21,12 @@ class BoshRun:
 RunBosh = Callable[..., BoshRun]
 
 
+@pytest.fixture(autouse=True)
+def _own_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands read ``~/.bosh/config``: tests must not see (or write) the real one."""
+    monkeypatch.setenv("BOSH_CONFIG", str(tmp_path / "bosh-config"))
+
+
 @pytest.fixture
 def bosh(capsys: pytest.CaptureFixture[str]) -> RunBosh:
     """``bosh(*args, cwd=path)``: exit code, stdout and stderr of one command."""

@@ -10,10 +10,14 @@ through `Database.read()`/`write()` in a worker thread (``sync_to_thread=True``)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Annotated
 
+import anyio.to_thread
 import attrs
 from litestar import Litestar
 from litestar.datastructures import Headers, State
@@ -39,6 +43,11 @@ from bosh_core.director.db.models import DirectorAttribute
 from bosh_core.director.errors import ContextIdViolatedMaxError
 from bosh_core.director.events import EventLog
 from bosh_core.director.locks import Locks
+from bosh_core.director.queue import TaskQueue, open_queue
+from bosh_core.director.tasks.runner import TaskQueuer
+
+if TYPE_CHECKING:
+    from bosh_core.director.workers import WorkerPool
 
 __all__ = [
     "CONTEXT_ID_HEADER",
@@ -74,9 +83,9 @@ class Director:
 
     @functools.cached_property
     def blobstore(self) -> Blobstore:
-        from bosh_core.blobstore.local import LocalBlobstore
+        from bosh_core.director.blobstores import open_blobstore
 
-        return LocalBlobstore(self.config.blobstore_dir)
+        return open_blobstore(self.config)
 
     @functools.cached_property
     def locks(self) -> Locks:
@@ -85,6 +94,19 @@ class Director:
     @functools.cached_property
     def events(self) -> EventLog:
         return EventLog(self.database)
+
+    @functools.cached_property
+    def queue(self) -> TaskQueue:
+        return open_queue(
+            self.config.queue_url,
+            self.database,
+            lease_seconds=self.config.task_checkpoint_interval,
+        )
+
+    @functools.cached_property
+    def tasks(self) -> TaskQueuer:
+        """Creates tasks: ``director.tasks.create("update_release", "create release", ...)``."""
+        return TaskQueuer(self.database, self.queue, self.config.tasks_dir)
 
     @functools.cached_property
     def uuid(self) -> str:
@@ -119,6 +141,21 @@ def _find_or_create_uuid(database: Database) -> str:
         return str(stored)
 
 
+def _running(pool: WorkerPool) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan hook running `pool` while the app serves (stopped after the last
+    request: running tasks finish first)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        pool.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(pool.stop)
+
+    return lifespan
+
+
 class _AuthenticationMiddleware(ASGIMiddleware):
     """Lets through only callers with a local user's credentials (``request.user``);
     checks the ``X-Bosh-Context-Id`` length as the reference does after authenticating."""
@@ -141,14 +178,49 @@ class _AuthenticationMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-def create_app(config: DirectorConfig, database: Database, *, debug: bool = False) -> Litestar:
-    """The director's API over `database` (which the caller has migrated)."""
-    from bosh_core.director.api import events, info, locks, tasks
+def create_app(
+    config: DirectorConfig, database: Database, *, run_workers: bool = False, debug: bool = False
+) -> Litestar:
+    """The director's API over `database` (which the caller has migrated). With
+    `run_workers`, ``config.workers`` task workers run in this process while it serves."""
+    from bosh_core.director.api import (
+        configs,
+        deletions,
+        deployments,
+        events,
+        info,
+        locks,
+        packages,
+        releases,
+        resources,
+        stemcells,
+        tasks,
+        uploads,
+    )
 
     authenticator = BasicAuthenticator(config.users)
     director = Director(config, database, authenticator)
+    lifespan = []
+    if run_workers and config.workers > 0:
+        from bosh_core.director.workers import WorkerPool
+
+        lifespan.append(_running(WorkerPool(director, config.workers)))
     return Litestar(
-        route_handlers=[*info.ROUTES, *tasks.ROUTES, *locks.ROUTES, *events.ROUTES],
+        lifespan=lifespan,
+        route_handlers=[
+            *info.ROUTES,
+            *tasks.ROUTES,
+            *locks.ROUTES,
+            *events.ROUTES,
+            *configs.ROUTES,
+            *uploads.ROUTES,
+            *deletions.ROUTES,
+            *deployments.ROUTES,
+            *releases.ROUTES,
+            *stemcells.ROUTES,
+            *packages.ROUTES,
+            *resources.ROUTES,
+        ],
         dependencies={"director": Provide(lambda: director, sync_to_thread=False)},
         middleware=[_AuthenticationMiddleware(authenticator)],
         exception_handlers=exception_handlers,

@@ -5,8 +5,13 @@
     bind: 0.0.0.0
     data_dir: /var/vcap/store/director
     db: postgresql://bosh@127.0.0.1/bosh   # default: SQLite at <data_dir>/bosh.db
+    queue: redis://127.0.0.1:6379/0        # default: the task queue is in the database
+    workers: 3                   # in-process task workers (0: run `bosh-director worker`)
+    task_checkpoint_interval: 30 # seconds; a worker silent for longer loses its task (timeout)
     uuid: 1c1d...                # default: made once and kept in the database
-    cpi: local                   # reported by /info
+    cpi: local                   # the director's CPI; its name is reported by /info:
+                                 # a CPI plugin (bosh.cpis entry point), an executable's
+                                 # path, or {name, type, exec_path, properties}
     users:                       # local users for basic auth (all admins)
     - {name: admin, password: admin}
     tls:                         # without it a CA and certificate are made under data_dir/tls
@@ -14,6 +19,14 @@
       key: director.key
       ca: ca.crt                 # optional: the CA clients should trust (printed at start)
       alternative_names: [director.example.com, 10.0.0.6]   # for a generated certificate
+    blobstore:                   # default: local, served to agents on 25250
+      provider: local            # local (files under data_dir/blobstore), dav or s3
+      port: 25250                # local: the HTTPS port agents fetch blobs from
+      address: 10.0.0.6          # local: how agents reach it (default: bind, else 127.0.0.1)
+      director: {user: director, password: ...}   # dav: the director's basic-auth user
+      agent: {user: agent, password: ...}         # the user agents get in their settings
+      secret: ...                # signs expiring URLs (/signed/...)
+      options: {...}             # dav: davcli's (endpoint, tls.cert.ca); s3: the s3 client's
 
 Only `load_config` reads files; library code receives the object.
 """
@@ -27,10 +40,19 @@ from typing import Any
 
 import attrs
 
-from bosh_core.errors import ConfigError
-from bosh_core.serialization import load_yaml_as
+from bosh_core.blobstore.server import DEFAULT_PORT as BLOBSTORE_PORT
+from bosh_core.errors import ConfigError, ManifestError
+from bosh_core.models.cpi_config import Cpi
+from bosh_core.serialization import load_yaml_as, structure
 
-__all__ = ["DEFAULT_PORT", "DirectorConfig", "LocalUser", "TLSConfig", "load_config"]
+__all__ = [
+    "DEFAULT_PORT",
+    "BlobstoreConfig",
+    "DirectorConfig",
+    "LocalUser",
+    "TLSConfig",
+    "load_config",
+]
 
 DEFAULT_PORT = 25555
 
@@ -54,6 +76,29 @@ class TLSConfig:
     ca: Path | None = None
 
 
+BLOBSTORE_PROVIDERS = ("local", "dav", "s3")
+
+
+@attrs.frozen(kw_only=True)
+class BlobstoreConfig:
+    """Where the director keeps blobs, and how agents reach them.
+
+    ``local``: files under ``<data_dir>/blobstore``, which the director also serves to
+    agents over HTTPS at `address`:`port` (`bosh_core.blobstore.server`); ``dav`` and
+    ``s3``: an external store described by `options`. `director` and `agent` are the
+    basic-auth users of a dav store (the served local one accepts both); `secret` signs
+    expiring URLs. Passwords, the secret and the options (s3 keys) stay out of reprs.
+    """
+
+    provider: str = "local"
+    port: int = BLOBSTORE_PORT
+    address: str | None = None
+    director: LocalUser | None = None
+    agent: LocalUser | None = None
+    secret: str = attrs.field(default="", repr=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
 def _hide_password(url: str | None) -> str:
     return repr(None if url is None else _URL_PASSWORD.sub(r"\1:***@", url))
 
@@ -65,8 +110,13 @@ class DirectorConfig:
     bind: str = "0.0.0.0"
     data_dir: Path
     db_url: str | None = attrs.field(default=None, repr=_hide_password)
+    queue_url: str | None = attrs.field(default=None, repr=_hide_password)
+    workers: int = 3
+    task_checkpoint_interval: float = 30.0
     uuid: str | None = None
     cpi: str | None = None
+    # The CPI `cpi` names, used when no cpi-config is set (properties may hold secrets).
+    default_cpi: Cpi | None = attrs.field(default=None, repr=False)
     stemcell_os: str | None = None
     stemcell_version: str | None = None
     users: tuple[LocalUser, ...] = ()
@@ -74,6 +124,7 @@ class DirectorConfig:
     tls_alternative_names: tuple[str, ...] = ()
     local_dns_enabled: bool = False
     local_dns_domain: str = "bosh"
+    blobstore: BlobstoreConfig = attrs.Factory(BlobstoreConfig)
 
     @property
     def database_url(self) -> str:
@@ -119,19 +170,40 @@ class _TLSDocument:
 
 
 @attrs.frozen
+class _BlobstoreUserDocument:
+    user: str
+    password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class _BlobstoreDocument:
+    provider: str = "local"
+    port: int = BLOBSTORE_PORT
+    address: str | None = None
+    director: _BlobstoreUserDocument | None = None
+    agent: _BlobstoreUserDocument | None = None
+    secret: str = attrs.field(default="", repr=False)
+    options: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
 class _ConfigDocument:
     data_dir: str
     name: str = "bosh"
     port: int = DEFAULT_PORT
     bind: str = "0.0.0.0"
     db: str | None = attrs.field(default=None, repr=False)
+    queue: str | None = attrs.field(default=None, repr=False)
+    workers: int = 3
+    task_checkpoint_interval: float = 30.0
     uuid: str | None = None
-    cpi: str | None = None
+    cpi: Any = attrs.field(default=None, repr=False)  # a name, a path or a map: _default_cpi
     stemcell_os: str | None = None
     stemcell_version: str | None = None
     users: list[_UserDocument] = attrs.Factory(list)
     tls: _TLSDocument | None = None
     local_dns: Mapping[str, Any] = attrs.Factory(dict)
+    blobstore: _BlobstoreDocument = attrs.Factory(_BlobstoreDocument)
 
 
 def load_config(path: str | Path) -> DirectorConfig:
@@ -144,6 +216,12 @@ def load_config(path: str | Path) -> DirectorConfig:
     document = load_yaml_as(text, _ConfigDocument, source=f"director config {path}")
     base = path.parent
     problems = []
+    if document.workers < 0:
+        problems.append(f"workers {document.workers} is negative")
+    if document.task_checkpoint_interval <= 0:
+        problems.append("task_checkpoint_interval must be a positive number of seconds")
+    if document.queue is not None and not document.queue.startswith(("redis://", "rediss://")):
+        problems.append("queue: give a redis:// URL, or none to queue tasks in the database")
     if not 0 < document.port < 65536:
         problems.append(f"port {document.port} is not between 1 and 65535")
     names = [user.name for user in document.users]
@@ -161,6 +239,11 @@ def load_config(path: str | Path) -> DirectorConfig:
                 key=base / document.tls.key,
                 ca=None if document.tls.ca is None else base / document.tls.ca,
             )
+    default_cpi = _default_cpi(document.cpi, base=base, data_dir=base / document.data_dir)
+    if isinstance(default_cpi, str):
+        problems.append(default_cpi)
+        default_cpi = None
+    blobstore = _blobstore_config(document, tls=tls, problems=problems)
     if problems:
         raise ConfigError(f"invalid director config {path}: " + "; ".join(problems))
     return DirectorConfig(
@@ -169,8 +252,12 @@ def load_config(path: str | Path) -> DirectorConfig:
         bind=document.bind,
         data_dir=base / document.data_dir,
         db_url=document.db,
+        queue_url=document.queue,
+        workers=document.workers,
+        task_checkpoint_interval=document.task_checkpoint_interval,
         uuid=document.uuid,
-        cpi=document.cpi,
+        cpi=None if default_cpi is None else default_cpi.name,
+        default_cpi=default_cpi,
         stemcell_os=document.stemcell_os,
         stemcell_version=document.stemcell_version,
         users=tuple(LocalUser(user.name, user.password) for user in document.users),
@@ -178,4 +265,89 @@ def load_config(path: str | Path) -> DirectorConfig:
         tls_alternative_names=tuple(document.tls.alternative_names if document.tls else ()),
         local_dns_enabled=bool(document.local_dns.get("enabled", False)),
         local_dns_domain=str(document.local_dns.get("domain_name", "bosh")),
+        blobstore=blobstore,
     )
+
+
+def _default_cpi(value: Any, *, base: Path, data_dir: Path) -> Cpi | str | None:
+    """The director's own CPI from the config's ``cpi`` (or what is wrong with it).
+
+    ``local`` (a plugin's name) or ``/var/vcap/jobs/aws_cpi/bin/cpi`` (an executable: a
+    value with a ``/``; relative to the config's folder) or a map with ``type`` and/or
+    ``exec_path``, ``name`` (default: the type) and ``properties``. The local CPI keeps
+    its VMs, disks and stemcells under ``<data_dir>/local-cpi`` unless ``dir`` is given.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and value:
+        document: Any = (
+            {"name": value, "exec_path": value} if "/" in value else {"name": value, "type": value}
+        )
+    elif isinstance(value, Mapping):
+        document = dict(value)
+    else:
+        return "cpi: give a CPI name, an executable's path, or a map (name, type, properties)"
+    if not (document.get("type") or document.get("exec_path")):
+        return "cpi: give 'type' (a CPI plugin) or 'exec_path' (a CPI executable)"
+    document.setdefault("type", "external")
+    document.setdefault("name", document["type"])
+    try:
+        cpi = structure(document, Cpi, source="cpi")
+    except ManifestError as error:
+        return f"cpi: {error}"
+    if cpi.type == "local" and "dir" not in cpi.properties:
+        cpi = attrs.evolve(cpi, properties={**cpi.properties, "dir": str(data_dir / "local-cpi")})
+    if cpi.exec_path is not None:
+        cpi = attrs.evolve(cpi, exec_path=str(base / cpi.exec_path))
+    return cpi
+
+
+def _blobstore_config(
+    document: _ConfigDocument, *, tls: TLSConfig | None, problems: list[str]
+) -> BlobstoreConfig:
+    """The ``blobstore`` section, checked now (options included) so that a wrong one
+    stops the director at start rather than at the first upload."""
+    from bosh_core.blobstore.dav import DavConfig
+    from bosh_core.blobstore.s3 import S3Config
+
+    section = document.blobstore
+    if section.provider not in BLOBSTORE_PROVIDERS:
+        problems.append(
+            f"blobstore: provider '{section.provider}' is not one of"
+            f" {', '.join(BLOBSTORE_PROVIDERS)}"
+        )
+    if not 0 < section.port < 65536:
+        problems.append(f"blobstore: port {section.port} is not between 1 and 65535")
+    for role, user in (("director", section.director), ("agent", section.agent)):
+        if user is not None and not (user.user and user.password):
+            problems.append(f"blobstore: {role} needs a user and a password")
+    names = {"localhost", "127.0.0.1", "::1", document.bind, *_alternative_names(document)}
+    if section.provider == "local" and tls is None and section.address not in (None, *names):
+        # The generated certificate names only these: agents would refuse it.
+        problems.append(
+            f"blobstore: address '{section.address}' must also be in tls.alternative_names"
+        )
+    try:
+        if section.provider == "dav":
+            DavConfig.from_options(section.options, source="blobstore.options")
+        elif section.provider == "s3":
+            S3Config.from_options(section.options, source="blobstore.options")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    return BlobstoreConfig(
+        provider=section.provider,
+        port=section.port,
+        address=section.address,
+        director=_blobstore_user(section.director),
+        agent=_blobstore_user(section.agent),
+        secret=section.secret,
+        options=section.options,
+    )
+
+
+def _blobstore_user(document: _BlobstoreUserDocument | None) -> LocalUser | None:
+    return None if document is None else LocalUser(document.user, document.password)
+
+
+def _alternative_names(document: _ConfigDocument) -> list[str]:
+    return document.tls.alternative_names if document.tls else []

@@ -15,7 +15,8 @@ __all__ = ["serve"]
 def serve(
     config: DirectorConfig, *, database: Database | None = None, tls: TLSFiles | None = None
 ) -> None:
-    """Serve the API until SIGINT/SIGTERM. `database` must be migrated; by default the
+    """Serve the API, with the config's in-process task workers, until SIGINT/SIGTERM
+    (running tasks finish first). `database` must be migrated; by default the
     config's is opened (and closed at the end). `tls` defaults to `ensure_tls(config)`."""
     tls = tls or ensure_tls(config)
     owned = database is None
@@ -23,7 +24,7 @@ def serve(
     try:
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(config, database),
+                create_app(config, database, run_workers=True),
                 host=config.bind,
                 port=config.port,
                 ssl_certfile=str(tls.certificate),

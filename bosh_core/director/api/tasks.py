@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -14,10 +14,11 @@ import anyio.to_thread
 from litestar import Request, Response, delete, get, post
 from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
+from litestar.status_codes import HTTP_302_FOUND
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bosh_core.director.api.app import DirectorDependency
+from bosh_core.director.api.app import CONTEXT_ID_HEADER, Director, DirectorDependency
 from bosh_core.director.api.errors import consumes
 from bosh_core.director.db.models import Task
 from bosh_core.director.errors import TaskNotFoundError
@@ -27,7 +28,14 @@ from bosh_core.director.tasks.output import (
     stream_output,
 )
 
-__all__ = ["CANCELLABLE_STATES", "ROUTES", "VERBOSE_1_TYPES", "task_to_hash"]
+__all__ = [
+    "CANCELLABLE_STATES",
+    "ROUTES",
+    "VERBOSE_1_TYPES",
+    "query_flag",
+    "start_task",
+    "task_to_hash",
+]
 
 CANCELLABLE_STATES: Final = ("queued", "processing")
 
@@ -72,6 +80,35 @@ def task_to_hash(task: Task) -> dict[str, Any]:
         "deployment": task.deployment_name,
         "context_id": task.context_id,
     }
+
+
+def query_flag(request: Request[Any, Any, Any], name: str) -> bool:
+    """A ``?name=true`` flag of a task-creating route (anything else is false)."""
+    return request.query_params.get(name, "").lower() == "true"
+
+
+async def start_task(
+    request: Request[Any, Any, Any],
+    director: Director,
+    job_type: str,
+    description: str,
+    payload: Mapping[str, Any],
+    *,
+    deployment: str | None = None,
+) -> Response[None]:
+    """Queue a task for the request's user (with its ``X-Bosh-Context-Id``) and answer
+    as every task-creating route of the reference does: 302 to ``/tasks/<id>``."""
+    task_id = await anyio.to_thread.run_sync(
+        lambda: director.tasks.create(
+            job_type,
+            description,
+            payload,
+            user=str(request.user),
+            deployment=deployment,
+            context_id=request.headers.get(CONTEXT_ID_HEADER, ""),
+        )
+    )
+    return Response(None, status_code=HTTP_302_FOUND, headers={"Location": f"/tasks/{task_id}"})
 
 
 def _find(session: Session, task_id: str) -> Task:

@@ -22,7 +22,10 @@ Uploading a release version that exists changes nothing unless something is miss
 every archive again; its jobs and packages must have the fingerprints already stored.
 A package whose fingerprint another release already stored is not uploaded again: its
 blob is copied inside the blobstore, as the reference does, so deleting either release
-leaves the other whole.
+leaves the other whole. That is also why ``bosh upload-release`` leaves such packages
+out of the tarball (it asks ``/packages/matches`` first): a package archive release.MF
+lists but the tarball lacks is taken from the stored package (or compiled package, for
+the same stemcell) with its fingerprint, and fails the upload when there is none.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from bosh_core.director.db.models import (
 from bosh_core.director.errors import (
     JobMissingMonitError,
     JobMissingTemplateFileError,
+    PackageInvalidArchiveError,
     ReleaseExistingJobFingerprintMismatchError,
     ReleaseInvalidArchiveError,
     ReleaseInvalidPackageError,
@@ -87,7 +91,6 @@ VALID_ID: Final = re.compile(r"[-0-9A-Za-z_+.]+")
 #: A release version stored without a commit hash has this one (the column's default).
 _UNKNOWN_COMMIT: Final = "unknown"
 
-Result = TypeVar("Result")
 Item = TypeVar("Item")
 Model = TypeVar("Model", Package, Template)
 _DEFAULT_LIMITS: Final = TarballLimits()
@@ -117,12 +120,10 @@ def upload_release(
     Raises a `DirectorError` subclass with the reference's error code.
     """
     with tempfile.TemporaryDirectory(prefix="upload-release-", dir=scratch_dir) as scratch:
-        archive = _single_step(
-            event_log,
-            "Extracting release",
-            lambda: _extract(tarball_path, Path(scratch) / "release", limits),
-        )
-        release = _single_step(event_log, "Verifying manifest", lambda: _verify(archive))
+        with event_log.single_step("Extracting release"):
+            archive = _extract(tarball_path, Path(scratch) / "release", limits)
+        with event_log.single_step("Verifying manifest"):
+            release = _verify(archive)
         with locks.acquire(
             release_lock(release.name), timeout=lock_timeout, task_id=task_id, user=user
         ):
@@ -137,12 +138,6 @@ def upload_release(
     return f"Created release '{release.name}/{release.version}'"
 
 
-def _single_step(event_log: EventLog, name: str, step: Callable[[], Result]) -> Result:
-    """A stage of one task named as the stage (the reference's ``single_step_stage``)."""
-    with event_log.stage(name, total=1).track(name):
-        return step()
-
-
 # --------------------------------------------------------------- reading and checking
 
 
@@ -155,12 +150,16 @@ class _PackageMeta:
     fingerprint: str
     sha1: str
     dependencies: tuple[str, ...]
-    archive: Path
+    archive: Path | None  # None: the tarball left it out, the director should have it
     stemcell: tuple[str, str] | None = None
 
     @property
     def description(self) -> str:
         return f"{self.name}/{self.version}"
+
+    @property
+    def kind(self) -> str:
+        return "package" if self.stemcell is None else "compiled package"
 
 
 @attrs.frozen
@@ -176,7 +175,7 @@ class _VerifiedRelease:
 
 def _extract(tarball: Path, into: Path, limits: TarballLimits) -> ReleaseArchive:
     try:
-        return read_release_tarball(tarball, into=into, limits=limits)
+        return read_release_tarball(tarball, into=into, limits=limits, allow_missing_packages=True)
     except (ReleaseError, ManifestError) as error:
         raise ReleaseInvalidArchiveError(f"Extracting release archive failed: {error}") from None
 
@@ -240,7 +239,7 @@ def _source_meta(ref: PackageRef, archive: ReleaseArchive) -> _PackageMeta:
         ref.fingerprint,
         ref.sha1,
         ref.dependencies,
-        archive.package_archive(ref.name),
+        None if ref.name in archive.missing_packages else archive.package_archive(ref.name),
     )
 
 
@@ -257,7 +256,9 @@ def _compiled_meta(ref: CompiledPackageRef, archive: ReleaseArchive) -> _Package
         ref.fingerprint,
         ref.sha1,
         ref.dependencies,
-        archive.compiled_package_archive(ref.name),
+        None
+        if ref.name in archive.missing_compiled_packages
+        else archive.compiled_package_archive(ref.name),
         (stemcell_os, stemcell_version),
     )
 
@@ -388,11 +389,8 @@ class _Import:
         try:
             with self._db.read() as session:
                 self._find_release_version(session)
-                _single_step(
-                    self._events,
-                    "Resolving package dependencies",
-                    lambda: _resolve_dependencies(release),
-                )
+                with self._events.single_step("Resolving package dependencies"):
+                    _resolve_dependencies(release)
                 packages = self._plan_packages(session)
                 jobs = self._plan_jobs(session)
                 compiled = self._plan_compiled(session, packages) if release.compiled else []
@@ -557,11 +555,16 @@ class _Import:
         return None if similar is None else _Blob(similar.blobstore_id, similar.sha1)
 
     def _reusable_source_blob(self, fingerprint: str) -> _Blob | None:
-        """A stored source blob with this fingerprint (any release's), to copy."""
+        """A stored source blob with this fingerprint (any release's), to copy: the
+        packages ``/packages/matches`` names, which the CLI leaves out of the tarball."""
         with self._db.read() as session:
             package = session.scalars(
                 select(Package)
-                .where(Package.fingerprint == fingerprint, Package.blobstore_id.is_not(None))
+                .where(
+                    Package.fingerprint == fingerprint,
+                    Package.blobstore_id.is_not(None),
+                    Package.sha1.is_not(None),
+                )
                 .order_by(Package.id)
             ).first()
             if package is None or package.blobstore_id is None or package.sha1 is None:
@@ -612,7 +615,7 @@ class _Import:
                 "Creating package '%s' from existing blob %s", meta.description, found.blobstore_id
             )
             return _Blob(self._copy(found.blobstore_id), found.sha1)
-        return _Blob(self._put(meta.archive), meta.sha1)
+        return _Blob(self._put_package(meta), meta.sha1)
 
     def _store_jobs(self, jobs: list[_JobWork]) -> None:
         new = [item for item in jobs if item.existing_id is None]
@@ -645,13 +648,13 @@ class _Import:
                         row = session.get(CompiledPackage, item.existing_id)
                         assert row is not None
                         self._replaced.append(row.blobstore_id)
-                    item.blob = _Blob(self._put(meta.archive), meta.sha1)
+                    item.blob = _Blob(self._put_package(meta), meta.sha1)
                 continue
             with stage.track(f"{meta.description} for {item.stemcell_os}/{item.stemcell_version}"):
                 if item.blob is not None:
                     item.blob = _Blob(self._copy(item.blob.blobstore_id), item.blob.sha1)
                 else:
-                    item.blob = _Blob(self._put(meta.archive), meta.sha1)
+                    item.blob = _Blob(self._put_package(meta), meta.sha1)
 
     def _existing_stage(
         self, kind: str, items: Sequence[Item], handle: Callable[[Item], None]
@@ -659,12 +662,31 @@ class _Import:
         if not items:
             return
         plural = "s" if len(items) > 1 else ""
-
-        def each() -> None:
+        with self._events.single_step(f"Processing {len(items)} existing {kind}{plural}"):
             for item in items:
                 handle(item)
 
-        _single_step(self._events, f"Processing {len(items)} existing {kind}{plural}", each)
+    def _put_package(self, meta: _PackageMeta) -> str:
+        """Store the package's archive from the tarball. One the tarball left out (the CLI
+        does when the director says it has the fingerprint) can only be copied, which the
+        caller tried first: failing here leaves the release unchanged."""
+        if meta.archive is not None:
+            return self._put(meta.archive)
+        if self._fix:
+            why = (
+                "this upload stores every package again (--fix, or a release version left"
+                " half-uploaded)"
+            )
+        else:
+            why = f"the director has no {meta.kind} with fingerprint '{meta.fingerprint}'"
+            if meta.stemcell is not None:
+                why += f" for stemcell '{'/'.join(meta.stemcell)}'"
+            why += " to copy"
+        raise PackageInvalidArchiveError(
+            f"Extracting {meta.kind} '{meta.description}' archive failed: the release"
+            f" tarball leaves it out but {why}; upload the release again with"
+            " 'bosh upload-release --fix', which sends every package archive"
+        )
 
     def _put(self, path: Path) -> str:
         blob_id = self._blobstore.put(path)

@@ -33,6 +33,7 @@ from bosh_core.director.errors import QueueError, ReservationLostError
 from bosh_core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from bosh_core.director.db import Database
     from bosh_core.director.queue.database import DatabaseTaskQueue
     from bosh_core.director.queue.redis import RedisTaskQueue
     from bosh_core.director.queue.worker import Handler, Worker, run_worker
@@ -51,6 +52,7 @@ __all__ = [
     "check_queue_name",
     "check_reserve",
     "check_worker_id",
+    "open_queue",
     "reservation_lost",
     "run_worker",
 ]
@@ -106,6 +108,18 @@ def check_reserve(queues: Sequence[str], worker_id: str) -> None:
     for queue in queues:
         check_queue_name(queue)
     check_worker_id(worker_id)
+
+
+def open_queue(url: str | None, database: Database, *, lease_seconds: float) -> TaskQueue:
+    """The queue a director config names: Redis at `url` (``redis://...``), or the
+    database's own queue table when `url` is None; reservations last `lease_seconds`."""
+    if url is None:
+        from bosh_core.director.queue.database import DatabaseTaskQueue
+
+        return DatabaseTaskQueue(database, lease_seconds=lease_seconds)
+    from bosh_core.director.queue.redis import RedisTaskQueue
+
+    return RedisTaskQueue.from_url(url, lease_seconds=lease_seconds)
 
 
 @attrs.frozen

@@ -41,9 +41,12 @@ class Worker:
         queues: Sequence[str] = DEFAULT_QUEUES,
         poll_timeout: float = 1.0,
         heartbeat_interval: float | None = None,
+        fallback: Handler | None = None,
     ) -> None:
         self.queue = queue
         self.handlers = dict(handlers)
+        # Runs jobs of types without a handler (else they are dropped with an error log).
+        self.fallback = fallback
         self.worker_id = worker_id
         self.queues = tuple(queues)
         # How soon a stop request is noticed while idle.
@@ -91,7 +94,7 @@ class Worker:
         heartbeat = _Heartbeat(self.queue, reserved, interval=self.heartbeat_interval)
         heartbeat.start()
         try:
-            handler = self.handlers.get(job.job_type)
+            handler = self.handlers.get(job.job_type, self.fallback)
             if handler is None:
                 _log.error(
                     "worker %s: no handler for job type %r (task %d); dropping the job",
@@ -163,11 +166,19 @@ def run_worker(
     worker_id: str,
     queues: Sequence[str] = DEFAULT_QUEUES,
     poll_timeout: float = 1.0,
+    fallback: Handler | None = None,
 ) -> int:
     """Run a worker in this thread until SIGTERM or SIGINT, which let the current job
     finish first; how many jobs it ran. Signal handlers are installed only when called
     from the main thread, and the previous ones are put back on return."""
-    worker = Worker(queue, handlers, worker_id=worker_id, queues=queues, poll_timeout=poll_timeout)
+    worker = Worker(
+        queue,
+        handlers,
+        worker_id=worker_id,
+        queues=queues,
+        poll_timeout=poll_timeout,
+        fallback=fallback,
+    )
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         _log.info("worker %s: %s, stopping after the current job", worker_id, signum)

@@ -54,6 +54,13 @@ class EventLog:
         """A stage whose tracked tasks are numbered 1, 2, ... in the order they start."""
         return Stage(self, name, total=total, tags=tags)
 
+    @contextmanager
+    def single_step(self, name: str) -> Iterator[TrackedTask]:
+        """A stage of one task, both named `name` (the reference's ``single_step_stage``):
+        ``with event_log.single_step("Extracting release"): ...``."""
+        with self.stage(name, total=1).track(name) as task:
+            yield task
+
     def warn(self, message: str) -> None:
         self.log_entry({"time": self.now(), "type": "warning", "message": message})
 

@@ -19,9 +19,7 @@ def env_args(served: Served) -> list[str]:  # noqa: F811
 def test_env_prints_the_reference_table(bosh: RunBosh, served: Served) -> None:  # noqa: F811
     run = bosh("env", *env_args(served))
     assert run.exit_code == 0, run.stderr
-    assert (
-        f"Using environment '{served.url.removeprefix('https://')}' as client 'admin'" in run.stdout
-    )
+    assert f"Using environment '{served.url}' as client 'admin'" in run.stdout
     assert "Name      test-director" in run.stdout
     assert "Features  config_server: disabled  \n          local_dns: disabled" in run.stdout
     assert "User      admin" in run.stdout

@@ -1,143 +1,28 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
-import http.server
-import ipaddress
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bosh_core.blobstore.dav import DavBlobstore, DavConfig, blob_path
 from bosh_core.errors import BlobNotFoundError, BlobstoreError, ConfigError
+from tests.core.blobstore.conftest import AGENT, SECRET, Served
 
-USER, PASSWORD, SECRET = "agent", "s3cret-pw", "signing-secret"
-
-
-class DavHandler(http.server.BaseHTTPRequestHandler):
-    """A small real WebDAV-ish server: basic auth, and nginx secure_link-style signed URLs."""
-
-    root: Path
-    fail_next: list[int]
-    largest_read: list[int]
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _file(self) -> Path | None:
-        url = urllib.parse.urlsplit(self.path)
-        parts = url.path.strip("/").split("/")  # blobs/<prefix>/<id> or blobs/signed/...
-        if parts[1] == "signed":
-            parts = parts[1:]
-            query = urllib.parse.parse_qs(url.query)
-            ts, expires, given = int(query["ts"][0]), int(query["e"][0]), query["st"][0]
-            message = f"{self.command}{parts[1]}/{parts[2]}{ts}{expires}".encode()
-            digest = hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
-            wanted = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            if not hmac.compare_digest(wanted, given) or time.time() > ts + expires:
-                self._reply(403)
-                return None
-            parts = ["blobs", *parts[1:]]
-        else:
-            expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            if self.headers.get("Authorization") != f"Basic {expected}":
-                self._reply(401, b"unauthorized")
-                return None
-        if self.fail_next:
-            self._reply(self.fail_next.pop(), b"try again")
-            return None
-        return self.root.joinpath(*parts)
-
-    def _reply(self, status: int, body: bytes = b"") -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def do_PUT(self) -> None:
-        if (target := self._file()) is None:
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remaining = int(self.headers["Content-Length"])
-        with target.open("wb") as out:
-            while remaining:
-                chunk = self.rfile.read(min(remaining, 1 << 20))
-                self.largest_read.append(len(chunk))
-                out.write(chunk)
-                remaining -= len(chunk)
-        self._reply(201)
-
-    def do_GET(self) -> None:
-        if (target := self._file()) is None:
-            return
-        if not target.is_file():
-            self._reply(404, b"no such blob")
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(target.stat().st_size))
-        self.end_headers()
-        with target.open("rb") as stream:
-            while chunk := stream.read(1 << 20):
-                self.wfile.write(chunk)
-
-    def do_HEAD(self) -> None:
-        if (target := self._file()) is not None:
-            self._reply(200 if target.is_file() else 404)
-
-    def do_DELETE(self) -> None:
-        if (target := self._file()) is None:
-            return
-        if not target.is_file():
-            self._reply(404)
-            return
-        target.unlink()
-        self._reply(204)
-
-
-class Server:
-    def __init__(self, root: Path, tls: ssl.SSLContext | None = None) -> None:
-        handler = type(
-            "Handler", (DavHandler,), {"root": root, "fail_next": [], "largest_read": []}
-        )
-        self.handler = handler
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        if tls is not None:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
-        scheme = "https" if tls else "http"
-        self.endpoint = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/blobs"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+# The server is ours (bosh_core.blobstore.server); tests/core/blobstore/test_nginx.py runs
+# the client against the reference's kind of server, nginx with WebDAV.
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "server")
-    yield running
-    running.close()
-
-
-@pytest.fixture
-def store(server: Server) -> DavBlobstore:
-    options = {"endpoint": server.endpoint, "user": USER, "password": PASSWORD, "secret": SECRET}
-    return DavBlobstore.from_options(options, source="test")
+def store(served: Served) -> DavBlobstore:
+    return served.store()
 
 
 def test_blob_path_prefixes_the_first_byte_of_the_ids_sha1() -> None:
@@ -146,15 +31,15 @@ def test_blob_path_prefixes_the_first_byte_of_the_ids_sha1() -> None:
         blob_path("../etc")
 
 
-def test_put_get_exists_delete_round_trip_in_davclis_layout(
-    store: DavBlobstore, server: Server, tmp_path: Path
+def test_put_get_exists_delete_round_trip(
+    store: DavBlobstore, served: Served, tmp_path: Path
 ) -> None:
     source = tmp_path / "source.bin"
     source.write_bytes(b"\x00payload\xff" * 100_000)
 
     blob_id = store.put(source)
 
-    stored = tmp_path / "server" / "blobs" / blob_path(blob_id)
+    stored = served.root / blob_id  # the server keeps the local blobstore's layout
     assert stored.read_bytes() == source.read_bytes()
     assert store.exists(blob_id)
     destination = tmp_path / "out" / "copy.bin"
@@ -177,11 +62,13 @@ def test_get_of_missing_blob_raises_not_found_and_leaves_no_file(
 
 
 def test_wrong_password_is_an_error_that_does_not_show_the_password(
-    server: Server, tmp_path: Path
+    served: Served, tmp_path: Path
 ) -> None:
     source = tmp_path / "source"
     source.write_text("x")
-    wrong = DavBlobstore(DavConfig(endpoint=server.endpoint, user=USER, password="wrong-pw"))
+    wrong = DavBlobstore(
+        DavConfig(endpoint=served.endpoint, user=AGENT.name, password="wrong-pw", ca_cert=served.ca)
+    )
     with pytest.raises(BlobstoreError, match="wrong response code 401") as caught:
         wrong.put(source)
     assert "wrong-pw" not in str(caught.value)
@@ -189,14 +76,14 @@ def test_wrong_password_is_an_error_that_does_not_show_the_password(
 
 
 def test_server_errors_are_retried_then_reported(
-    store: DavBlobstore, server: Server, tmp_path: Path
+    store: DavBlobstore, served: Served, tmp_path: Path
 ) -> None:
-    server.handler.fail_next.extend([503, 500])
+    served.faults.fail_next.extend([503, 500])
     assert store.exists("missing") is False  # third attempt got through
-    server.handler.fail_next.extend([500, 500, 500])
+    served.faults.fail_next.extend([500, 500, 500])
     with pytest.raises(BlobstoreError, match="wrong response code 500; body: try again"):
         store.get("missing", tmp_path / "out")
-    assert server.handler.fail_next == []
+    assert served.faults.fail_next == []
 
 
 def test_unreachable_server_is_a_blobstore_error(tmp_path: Path) -> None:
@@ -205,18 +92,9 @@ def test_unreachable_server_is_a_blobstore_error(tmp_path: Path) -> None:
         store.exists("x")
 
 
-def test_upload_streams_in_chunks(store: DavBlobstore, server: Server, tmp_path: Path) -> None:
-    source = tmp_path / "big"
-    with source.open("wb") as out:
-        out.truncate(8 * 1024 * 1024)
-    store.put(source)
-    assert sum(server.handler.largest_read) == 8 * 1024 * 1024
-
-
-def test_signed_urls_follow_davclis_scheme_and_the_server_accepts_them(
-    store: DavBlobstore, server: Server, tmp_path: Path
-) -> None:
-    url = store.sign("some-blob", "put", 60, now=1_700_000_000)
+def test_signed_urls_follow_davclis_scheme(store: DavBlobstore) -> None:
+    signer = DavBlobstore(DavConfig(endpoint="https://blobstore:25250/blobs", secret=SECRET))
+    url = signer.sign("some-blob", "put", 60, now=1_700_000_000)
     parsed = urllib.parse.urlsplit(url)
     assert parsed.path == f"/blobs/signed/{blob_path('some-blob')}"
     query = urllib.parse.parse_qs(parsed.query)
@@ -225,21 +103,26 @@ def test_signed_urls_follow_davclis_scheme_and_the_server_accepts_them(
     digest = hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
     assert query["st"] == [base64.urlsafe_b64encode(digest).rstrip(b"=").decode()]
     assert parsed.query.startswith("e=")  # Go's url.Values.Encode sorts the keys
-
-    put = urllib.request.Request(store.sign("blob-1", "PUT", 60), data=b"signed!", method="PUT")
-    with urllib.request.urlopen(put) as reply:
-        assert reply.status == 201
-    with urllib.request.urlopen(store.sign("blob-1", "GET", 60)) as reply:
-        assert reply.read() == b"signed!"
-    expired = store.sign("blob-1", "GET", 10, now=time.time() - 60)
-    with pytest.raises(urllib.error.HTTPError, match="403"):
-        urllib.request.urlopen(expired)
     with pytest.raises(BlobstoreError, match="only GET and PUT"):
         store.sign("blob-1", "DELETE", 60)
 
 
-def test_sign_without_secret_says_so(server: Server) -> None:
-    store = DavBlobstore(DavConfig(endpoint=server.endpoint))
+def test_the_server_accepts_signed_urls_until_they_expire(
+    store: DavBlobstore, served: Served
+) -> None:
+    trusting = ssl.create_default_context(cadata=served.ca)
+    put = urllib.request.Request(store.sign("blob-1", "PUT", 60), data=b"signed!", method="PUT")
+    with urllib.request.urlopen(put, context=trusting) as reply:
+        assert reply.status == 201
+    with urllib.request.urlopen(store.sign("blob-1", "GET", 60), context=trusting) as reply:
+        assert reply.read() == b"signed!"
+    expired = store.sign("blob-1", "GET", 10, now=time.time() - 60)
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(expired, context=trusting)
+
+
+def test_sign_without_secret_says_so(served: Served) -> None:
+    store = DavBlobstore(DavConfig(endpoint=served.endpoint))
     with pytest.raises(BlobstoreError, match="has no 'secret'"):
         store.sign("x", "GET", 60)
 
@@ -256,48 +139,8 @@ def test_options_are_checked() -> None:
     assert (config.endpoint, config.retry_attempts, config.ca_cert) == ("https://x/b", 5, "PEM")
 
 
-def _tls_material(tmp_path: Path) -> tuple[str, ssl.SSLContext]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    (tmp_path / "cert.pem").write_text(pem)
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return pem, context
-
-
-def test_https_endpoint_trusts_the_configured_ca_only(tmp_path: Path) -> None:
-    ca, context = _tls_material(tmp_path)
-    server = Server(tmp_path / "server", tls=context)
-    try:
-        options = {"endpoint": server.endpoint, "user": USER, "password": PASSWORD}
-        trusting = DavBlobstore.from_options({**options, "tls": {"cert": {"ca": ca}}}, source="t")
-        assert trusting.exists("nothing") is False
-        untrusting = DavBlobstore.from_options({**options, "retry_attempts": 1}, source="t")
-        with pytest.raises(BlobstoreError, match="CERTIFICATE_VERIFY_FAILED"):
-            untrusting.exists("nothing")
-    finally:
-        server.close()
+def test_https_endpoint_trusts_the_configured_ca_only(served: Served) -> None:
+    assert served.store().exists("nothing") is False
+    untrusting = DavBlobstore(DavConfig(endpoint=served.endpoint, retry_attempts=1))
+    with pytest.raises(BlobstoreError, match="CERTIFICATE_VERIFY_FAILED"):
+        untrusting.exists("nothing")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bosh_core.director.db import Database, open_database
+from tests.core.director.release_tarballs import Tarballs, build_tarballs
 
 ADMIN_URL = os.environ.get(
     "BOSH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -67,3 +68,9 @@ def empty_database(database_url: str) -> Iterator[Database]:
 def database(empty_database: Database) -> Database:
     empty_database.migrate()
     return empty_database
+
+
+@pytest.fixture(scope="session")
+def tarballs(tmp_path_factory: pytest.TempPathFactory) -> Tarballs:
+    """Release tarballs of the conformance fixture release (see release_tarballs.py)."""
+    return build_tarballs(tmp_path_factory.mktemp("releases"))

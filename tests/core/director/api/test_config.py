@@ -6,6 +6,7 @@ import pytest
 
 from bosh_core.director.api import load_config
 from bosh_core.errors import ConfigError
+from tests.conftest import REPO_ROOT
 
 
 def test_load_config_resolves_paths_and_hides_secrets(tmp_path: Path) -> None:
@@ -39,6 +40,9 @@ def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
             "data_dir: x\nusers: [{name: a, password: p}, {name: a, password: q}]\n",
             "more than once",
         ),
+        ("data_dir: x\nworkers: -1\n", "workers -1 is negative"),
+        ("data_dir: x\nqueue: amqp://x\n", "give a redis:// URL"),
+        ("data_dir: x\ntask_checkpoint_interval: 0\n", "task_checkpoint_interval"),
     ],
 )
 def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
@@ -46,3 +50,15 @@ def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) 
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_the_sample_config_loads() -> None:
+    config = load_config(REPO_ROOT / "examples" / "director.yml")
+    assert (config.name, config.cpi, config.workers, config.queue_url) == (
+        "my-bosh",
+        "local",
+        3,
+        None,
+    )
+    assert config.blobstore.provider == "local"
+    assert "admin" not in repr(config.users[0]).replace("name='admin'", "")

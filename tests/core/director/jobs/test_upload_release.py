@@ -3,15 +3,12 @@ conformance fixture release: rows, blobs, event-log stages, failures and the loc
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from sqlalchemy import func, select, update
 
@@ -32,81 +29,7 @@ from bosh_core.director.jobs.upload_release import upload_release
 from bosh_core.director.locks import Locks
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.errors import BlobstoreError
-from bosh_core.models.release import CompiledPackageRef
-from bosh_core.release.releasedir import Release as BuiltRelease
-from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
-from tests.conftest import CONFORMANCE
-from tests.core.release.conftest import QuietReporter
-
-STEMCELL = "ubuntu-jammy/1.18"
-
-
-@attrs.frozen
-class Tarballs:
-    v1: Path  # fixture/0+dev.1: jobs web, worker; packages runtime, webapp (-> runtime)
-    v2: Path  # fixture/0+dev.2: the worker job changed, the rest as in v1
-    renamed: Path  # v1 as release "other"
-    compiled: Path  # v1 with its packages compiled for STEMCELL
-    tampered: Path  # v1 whose runtime package differs from its release.MF digest
-
-
-def _sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _compiled(release: BuiltRelease) -> BuiltRelease:
-    manifest = release.manifest
-    refs = tuple(
-        CompiledPackageRef(
-            p.name,
-            p.version,
-            p.fingerprint,
-            _sha256(release.packages[p.name]),
-            STEMCELL,
-            p.dependencies,
-        )
-        for p in manifest.packages
-    )
-    return attrs.evolve(
-        release,
-        manifest=attrs.evolve(manifest, packages=(), compiled_packages=refs),
-        packages={},
-        compiled_packages=dict(release.packages),
-    )
-
-
-@pytest.fixture(scope="session")
-def tarballs(tmp_path_factory: pytest.TempPathFactory) -> Tarballs:
-    root = tmp_path_factory.mktemp("releases")
-    source = root / "fixture-release"
-    shutil.copytree(CONFORMANCE / "release-fingerprints" / "fixture-release", source)
-    for path in [source, *source.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
-    release_dir = ReleaseDir(source, cache_dir=root / "cache", reporter=QuietReporter())
-
-    def build() -> BuiltRelease:
-        version = release_dir.next_dev_version("fixture")
-        return release_dir.build_release(name="fixture", version=version, force=True)
-
-    def write(release: BuiltRelease, name: str) -> Path:
-        write_release_tarball(release, root / name)
-        return root / name
-
-    v1 = build()
-    template = source / "jobs" / "worker" / "templates" / "run.erb"
-    template.write_text(template.read_text() + "# v2\n")
-    v2 = build()
-    corrupt = root / "corrupt-runtime.tgz"
-    corrupt.write_bytes(v1.packages["runtime"].read_bytes()[:-8] + b"tampered")
-    return Tarballs(
-        v1=write(v1, "v1.tgz"),
-        v2=write(v2, "v2.tgz"),
-        renamed=write(v1.renamed(name="other", version=v1.manifest.version), "other.tgz"),
-        compiled=write(_compiled(v1), "compiled.tgz"),
-        tampered=write(
-            attrs.evolve(v1, packages={**v1.packages, "runtime": corrupt}), "tampered.tgz"
-        ),
-    )
+from tests.core.director.release_tarballs import STEMCELL, Tarballs, sha256_digest
 
 
 class Director:
@@ -223,7 +146,7 @@ def test_first_upload_stores_every_archive_and_row(director: Director, tarballs:
     assert director.blobs() == director.stored_blob_ids() and len(director.blobs()) == 4
     archive = director.scratch / "got"
     director.blobstore.get(webapp.blobstore_id or "", archive)
-    assert _sha256(archive) == webapp.sha1
+    assert sha256_digest(archive) == webapp.sha1
     archive.unlink()
     assert director.locks.list() == []
 

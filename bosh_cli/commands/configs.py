@@ -1,0 +1,316 @@
+"""Config commands: configs, config, update-config, delete-config, diff-config, and the
+per-type cloud-config, runtime-config and cpi-config with their update commands.
+
+An update interpolates the file (``-o``, ``-v``, ``-l``... as ``bosh int`` does), shows
+the director's diff, asks ``Continue? [yN]`` (skipped with ``-n``), then uploads.
+``update-config`` passes the id the diff started from as ``expected_latest_id``, so a
+concurrent update in between is refused rather than overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.session import open_director
+from bosh_cli.ui import Table
+from bosh_core import go_yaml
+from bosh_core.client.director import Config, ConfigDiff
+from bosh_core.errors import BoshError
+
+__all__ = ["COMMANDS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TEMPLATE_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
+    (("-o", "--ops-file"), "ops_files", "PATH", "Load manifest operations from a YAML file"),
+    (("-v", "--var"), "var_kvs", "VAR=VALUE", "Set variable"),
+    (("--var-file",), "var_files", "VAR=PATH", "Set variable to file contents"),
+    (("-l", "--vars-file"), "vars_files", "PATH", "Load variables from a YAML file"),
+    (("--vars-env",), "vars_envs", "PREFIX", "Load variables from environment variables"),
+)
+
+
+def _template_options(function: F) -> F:
+    """The ``bosh int`` options an update command takes for its file."""
+    for flags, name, metavar, text in reversed(_TEMPLATE_OPTIONS):
+        function = click.option(*flags, name, multiple=True, metavar=metavar, help=text)(function)
+    return click.option(
+        "--vars-store", metavar="PATH", help="Load/save variables from/to a YAML file"
+    )(function)
+
+
+def _evaluated(path: str, template: dict[str, Any]) -> str:
+    """The file with ops applied and variables filled in, as YAML (the reference always
+    sends the re-marshalled document, even without options)."""
+    from bosh_core.interpolate.patch import Ops, ops_from_yaml
+    from bosh_core.interpolate.template import evaluate
+    from bosh_core.interpolate.variables import (
+        VarsStore,
+        combine_variables,
+        load_var_file,
+        load_vars_file,
+        parse_var_kv,
+        vars_from_env,
+    )
+
+    ops = Ops()
+    for ops_path in template["ops_files"]:
+        ops = ops + ops_from_yaml(Path(ops_path).expanduser().read_bytes(), source=ops_path)
+    variables = combine_variables(
+        env=[vars_from_env(prefix, os.environ) for prefix in template["vars_envs"]],
+        vars_files=[load_vars_file(item) for item in template["vars_files"]],
+        var_files=[load_var_file(item) for item in template["var_files"]],
+        kvs=[parse_var_kv(item) for item in template["var_kvs"]],
+        store=VarsStore(template["vars_store"]) if template["vars_store"] else None,
+    )
+    document = go_yaml.load(Path(path).expanduser().read_bytes(), source=path)
+    return go_yaml.dump(evaluate(ops.apply(document), variables))
+
+
+def _template(options: dict[str, Any]) -> dict[str, Any]:
+    keys = [name for _, name, _, _ in _TEMPLATE_OPTIONS] + ["vars_store"]
+    return {key: options.pop(key) for key in keys}
+
+
+def _print_diff(cli: CLIContext, diff: ConfigDiff) -> None:
+    cli.ui.begin_line(diff.text())
+
+
+def _config_table(cli: CLIContext, config: Config) -> None:
+    cli.ui.print_table(
+        Table(
+            header=["ID", "Type", "Name", "Created At", "Content"],
+            rows=[[config.id, config.type, config.name, config.created_at, config.content]],
+            content="config",
+            notes=[],
+            transpose=True,
+        )
+    )
+
+
+def _id_or_type_and_name(config_id: str | None, type_: str | None, name: str | None) -> None:
+    if not (config_id or type_ or name):
+        raise BoshError("Either <ID> or parameters --type and --name must be provided")
+    if config_id and (type_ or name):
+        raise BoshError("Can only specify one of ID or parameters '--type' and '--name'")
+    if not config_id and not (type_ and name):
+        raise BoshError("Need to specify both parameters '--type' and '--name'")
+
+
+# -- generic configs ----------------------------------------------------------------------
+
+
+@click.command("configs", short_help="List configs")
+@click.option("--name", help="Config name")
+@click.option("--type", "type_", help="Config type")
+@click.option(
+    "-r",
+    "--recent",
+    type=int,
+    is_flag=False,
+    flag_value=1,
+    default=1,
+    help="Number of configs to show",
+)
+@pass_cli
+def configs(cli: CLIContext, name: str | None, type_: str | None, recent: int) -> None:
+    with open_director(cli) as director:
+        found = director.configs(type_=type_, name=name, limit=recent)
+    notes = ["(*) Currently active"] if any(config.current for config in found) else []
+    if recent <= 1:
+        notes.append(
+            "Only showing active configs. To see older versions use the --recent=10 option."
+        )
+    rows = [
+        [config.id + ("*" if config.current else ""), config.type, config.name, config.team,
+         config.created_at]
+        for config in found
+    ]  # fmt: skip
+    cli.ui.print_table(
+        Table(
+            header=["ID", "Type", "Name", "Team", "Created At"],
+            rows=rows,
+            content="configs",
+            notes=notes,
+        )
+    )
+
+
+@click.command("config", short_help="Show current config for either ID or both type and name")
+@click.argument("config_id", metavar="[ID]", required=False)
+@click.option("--name", help="Config name")
+@click.option("--type", "type_", help="Config type")
+@pass_cli
+def config(cli: CLIContext, config_id: str | None, name: str | None, type_: str | None) -> None:
+    _id_or_type_and_name(config_id, type_, name)
+    with open_director(cli) as director:
+        if config_id:
+            found: Config | None = director.config(config_id)
+        else:
+            assert type_ is not None and name is not None
+            found = director.latest_config(type_, name)
+    if found is None:
+        raise BoshError("No config")
+    _config_table(cli, found)
+
+
+@click.command("update-config", short_help="Update config")
+@click.argument("path", metavar="PATH")
+@click.option(
+    "--type", "type_", required=True, help="Config type, e.g. 'cloud', 'runtime', or 'cpi'"
+)
+@click.option("--name", required=True, help="Config name")
+@click.option("--expected-latest-id", help="Expected ID of latest config")
+@_template_options
+@pass_cli
+def update_config(
+    cli: CLIContext,
+    /,
+    path: str,
+    type_: str,
+    name: str,
+    expected_latest_id: str | None,
+    **options: Any,
+) -> None:
+    content = _evaluated(path, _template(options))
+    with open_director(cli) as director:
+        diff = director.diff_config(type_, name, content)
+        _print_diff(cli, diff)
+        cli.ui.ask_for_confirmation()
+        stored = director.update_config(
+            type_, name, content, expected_latest_id=expected_latest_id or diff.from_id
+        )
+    _config_table(cli, stored)
+
+
+@click.command("delete-config", short_help="Delete config")
+@click.argument("config_id", metavar="[ID]", required=False)
+@click.option("--type", "type_", help="Config type, e.g. 'cloud', 'runtime', or 'cpi'")
+@click.option("--name", help="Config name")
+@pass_cli
+def delete_config(
+    cli: CLIContext, config_id: str | None, type_: str | None, name: str | None
+) -> None:
+    _id_or_type_and_name(config_id, type_, name)
+    cli.ui.ask_for_confirmation()
+    with open_director(cli) as director:
+        if config_id:
+            if not director.delete_config(config_id):
+                cli.ui.print_line(f"No configs to delete: no matches for id '{config_id}' found.")
+        elif not director.delete_config(type_=type_, name=name):
+            cli.ui.print_line(
+                f"No configs to delete: no matches for type '{type_}' and name '{name}' found."
+            )
+
+
+def _read(path: str | None) -> str:
+    return "" if not path else Path(path).expanduser().read_text()
+
+
+def _diff_input(name: str, config_id: str | None, content: str) -> None:
+    if config_id and content:
+        raise BoshError(f"Only one of --{name}-id and --{name}-content can be specified")
+    if not config_id and not content:
+        raise BoshError(f"One of --{name}-id or --{name}-content must be specified")
+    if config_id and not config_id.lstrip("+-").isdigit():
+        raise BoshError(f"--{name}-id needs to be an integer.")
+
+
+@click.command("diff-config", short_help="Diff two configs by ID or content")
+@click.option("--from-id", help="ID of first config to compare")
+@click.option("--to-id", help="ID of second config to compare")
+@click.option("--from-content", metavar="PATH", help="Path to first config file to compare")
+@click.option("--to-content", metavar="PATH", help="Path to second config file to compare")
+@pass_cli
+def diff_config(
+    cli: CLIContext,
+    from_id: str | None,
+    to_id: str | None,
+    from_content: str | None,
+    to_content: str | None,
+) -> None:
+    sources = {"from": (from_id, _read(from_content)), "to": (to_id, _read(to_content))}
+    for name in ("to", "from"):
+        _diff_input(name, *sources[name])
+    with open_director(cli) as director:
+        diff = director.diff_configs(
+            from_id=from_id or "",
+            from_content=sources["from"][1],
+            to_id=to_id or "",
+            to_content=sources["to"][1],
+        )
+    cli.ui.print_table(
+        Table(
+            header=["From ID", "To ID", "Diff"],
+            rows=[[from_id or "", to_id or "", diff.text()]],
+            notes=[],
+            transpose=True,
+        )
+    )
+
+
+# -- cloud-config, runtime-config, cpi-config ----------------------------------------------
+
+
+def _show_command(kind: str, title: str, *, named: bool) -> click.Command:
+    @pass_cli
+    def show(cli: CLIContext, name: str = "") -> None:
+        with open_director(cli) as director:
+            text = director.latest_typed_config(kind, name=name)
+        if text is None:
+            raise BoshError(f"No {title} config")
+        cli.ui.print_block(text)
+
+    command = click.command(f"{kind}-config", short_help=f"Show current {title} config")(show)
+    if named:
+        command = click.option(
+            "--name", default="", help=f"{title.capitalize()}-Config name (default: '')"
+        )(command)
+    return command
+
+
+def _update_command(kind: str, title: str, *, named: bool, redactable: bool) -> click.Command:
+    @pass_cli
+    def update(
+        cli: CLIContext, /, path: str, name: str = "", no_redact: bool = False, **options: Any
+    ) -> None:
+        content = _evaluated(path, _template(options))
+        with open_director(cli) as director:
+            diff = director.diff_typed_config(kind, content, name=name, redact=not no_redact)
+            _print_diff(cli, diff)
+            cli.ui.ask_for_confirmation()
+            director.update_typed_config(kind, content, name=name)
+
+    command = _template_options(click.argument("path", metavar="PATH")(update))
+    if redactable:
+        command = click.option("--no-redact", is_flag=True, help="Show non-redacted manifest diff")(
+            command
+        )
+    if named:
+        command = click.option(
+            "--name", default="", help=f"{title.capitalize()}-Config name (default: '')"
+        )(command)
+    return click.command(f"update-{kind}-config", short_help=f"Update current {title} config")(
+        command
+    )
+
+
+COMMANDS = [
+    configs,
+    config,
+    update_config,
+    delete_config,
+    diff_config,
+    _show_command("cloud", "cloud", named=True),
+    _update_command("cloud", "cloud", named=True, redactable=False),
+    _show_command("runtime", "runtime", named=True),
+    _update_command("runtime", "runtime", named=True, redactable=True),
+    _show_command("cpi", "CPI", named=False),
+    _update_command("cpi", "CPI", named=False, redactable=True),
+]

@@ -1,0 +1,161 @@
+"""Which function runs each task type, with the director's services bound in.
+
+A route queues a task with a JSON payload (``director.tasks.create("update_release",
+...)``); a worker's `TaskRunner` calls the function registered here for the task's type
+with the `JobContext` and that payload. Uploaded tarballs arrive as files under the
+director's scratch directory and are removed when their task ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bosh_core.director.tasks.runner import JobContext, JobFunction
+
+if TYPE_CHECKING:
+    from bosh_core.director.api.app import Director
+    from bosh_core.director.cloud import Clouds
+
+__all__ = ["job_functions"]
+
+
+def job_functions(director: Director) -> dict[str, JobFunction]:
+    """Every task type this director runs, bound to `director`."""
+    functions = {
+        "update_release": _update_release,
+        "update_stemcell": _update_stemcell,
+        "delete_release": _delete_release,
+        "delete_stemcell": _delete_stemcell,
+        "delete_deployment": _delete_deployment,
+    }
+    return {name: functools.partial(function, director) for name, function in functions.items()}
+
+
+def _clouds(director: Director, context: JobContext) -> Clouds:
+    """The task's CPIs (cpi-configs as they are now), logging to its cpi output."""
+    from bosh_core.director.cloud import Clouds
+
+    return Clouds.from_database(
+        director.database,
+        director_uuid=director.uuid,
+        default=director.config.default_cpi,
+        cpi_log=context.output.cpi_log,
+    )
+
+
+def _update_release(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    from bosh_core.director.errors import ReleaseSha1DoesNotMatchError
+    from bosh_core.director.jobs.remote import verify_digest
+    from bosh_core.director.jobs.upload_release import upload_release
+
+    tarball = _fetched_tarball(director, context, payload, resource="release")
+    try:
+        if sha1 := payload.get("sha1"):
+            with context.event_log.single_step("Verifying remote release"):
+                verify_digest(
+                    tarball, str(sha1), mismatch=ReleaseSha1DoesNotMatchError, resource="release"
+                )
+        return upload_release(
+            director.database,
+            director.blobstore,
+            tarball,
+            event_log=context.event_log,
+            locks=director.locks,
+            task_id=context.task_id,
+            user=context.user,
+            fix=bool(payload.get("fix")),
+            scratch_dir=director.config.tmp_dir,
+        )
+    finally:
+        tarball.unlink(missing_ok=True)
+
+
+def _update_stemcell(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    from bosh_core.director.jobs.stemcells import upload_stemcell
+
+    tarball = _fetched_tarball(director, context, payload, resource="stemcell")
+    try:
+        return upload_stemcell(
+            director.database,
+            _clouds(director, context),
+            tarball,
+            event_log=context.event_log,
+            locks=director.locks,
+            task_id=context.task_id,
+            user=context.user,
+            fix=bool(payload.get("fix")),
+            sha1=payload.get("sha1"),
+            scratch_dir=director.config.tmp_dir,
+        )
+    finally:
+        tarball.unlink(missing_ok=True)
+
+
+def _delete_release(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    from bosh_core.director.jobs.delete_release import delete_release
+
+    return delete_release(
+        director.database,
+        director.blobstore,
+        str(payload["name"]),
+        payload.get("version"),
+        force=bool(payload.get("force")),
+        event_log=context.event_log,
+        locks=director.locks,
+        task_id=context.task_id,
+        user=context.user,
+    )
+
+
+def _delete_stemcell(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    from bosh_core.director.jobs.stemcells import delete_stemcell
+
+    return delete_stemcell(
+        director.database,
+        _clouds(director, context),
+        str(payload["name"]),
+        str(payload["version"]),
+        force=bool(payload.get("force")),
+        event_log=context.event_log,
+        locks=director.locks,
+        task_id=context.task_id,
+        user=context.user,
+    )
+
+
+def _delete_deployment(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    from bosh_core.director.jobs.delete_deployment import delete_deployment
+
+    return delete_deployment(
+        director.database,
+        _clouds(director, context),
+        director.blobstore,
+        str(payload["name"]),
+        force=bool(payload.get("force")),
+        keep_snapshots=bool(payload.get("keep_snapshots")),
+        event_log=context.event_log,
+        locks=director.locks,
+        task_id=context.task_id,
+        user=context.user,
+        checkpoint=context.checkpoint,
+        events=director.events,
+    )
+
+
+def _fetched_tarball(
+    director: Director, context: JobContext, payload: Mapping[str, Any], *, resource: str
+) -> Path:
+    """The uploaded tarball's path, or where the one at ``payload["location"]`` was
+    downloaded to (stage "Downloading remote <resource>")."""
+    if "tarball" in payload:
+        return Path(payload["tarball"])
+    from bosh_core.director.jobs.remote import download
+
+    destination = director.config.tmp_dir / f"{resource}-{uuid.uuid4()}"
+    with context.event_log.single_step(f"Downloading remote {resource}"):
+        download(str(payload["location"]), destination, resource=resource)
+    return destination
