@@ -9,7 +9,6 @@ concurrent update in between is refused rather than overwritten.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,64 +17,14 @@ import click
 
 from bosh_cli.context import CLIContext, pass_cli
 from bosh_cli.session import open_director
+from bosh_cli.templates import Template, template_options
 from bosh_cli.ui import Table
-from bosh_core import go_yaml
 from bosh_core.client.director import Config, ConfigDiff
 from bosh_core.errors import BoshError
 
 __all__ = ["COMMANDS"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_TEMPLATE_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
-    (("-o", "--ops-file"), "ops_files", "PATH", "Load manifest operations from a YAML file"),
-    (("-v", "--var"), "var_kvs", "VAR=VALUE", "Set variable"),
-    (("--var-file",), "var_files", "VAR=PATH", "Set variable to file contents"),
-    (("-l", "--vars-file"), "vars_files", "PATH", "Load variables from a YAML file"),
-    (("--vars-env",), "vars_envs", "PREFIX", "Load variables from environment variables"),
-)
-
-
-def _template_options(function: F) -> F:
-    """The ``bosh int`` options an update command takes for its file."""
-    for flags, name, metavar, text in reversed(_TEMPLATE_OPTIONS):
-        function = click.option(*flags, name, multiple=True, metavar=metavar, help=text)(function)
-    return click.option(
-        "--vars-store", metavar="PATH", help="Load/save variables from/to a YAML file"
-    )(function)
-
-
-def _evaluated(path: str, template: dict[str, Any]) -> str:
-    """The file with ops applied and variables filled in, as YAML (the reference always
-    sends the re-marshalled document, even without options)."""
-    from bosh_core.interpolate.patch import Ops, ops_from_yaml
-    from bosh_core.interpolate.template import evaluate
-    from bosh_core.interpolate.variables import (
-        VarsStore,
-        combine_variables,
-        load_var_file,
-        load_vars_file,
-        parse_var_kv,
-        vars_from_env,
-    )
-
-    ops = Ops()
-    for ops_path in template["ops_files"]:
-        ops = ops + ops_from_yaml(Path(ops_path).expanduser().read_bytes(), source=ops_path)
-    variables = combine_variables(
-        env=[vars_from_env(prefix, os.environ) for prefix in template["vars_envs"]],
-        vars_files=[load_vars_file(item) for item in template["vars_files"]],
-        var_files=[load_var_file(item) for item in template["var_files"]],
-        kvs=[parse_var_kv(item) for item in template["var_kvs"]],
-        store=VarsStore(template["vars_store"]) if template["vars_store"] else None,
-    )
-    document = go_yaml.load(Path(path).expanduser().read_bytes(), source=path)
-    return go_yaml.dump(evaluate(ops.apply(document), variables))
-
-
-def _template(options: dict[str, Any]) -> dict[str, Any]:
-    keys = [name for _, name, _, _ in _TEMPLATE_OPTIONS] + ["vars_store"]
-    return {key: options.pop(key) for key in keys}
 
 
 def _print_diff(cli: CLIContext, diff: ConfigDiff) -> None:
@@ -167,7 +116,7 @@ def config(cli: CLIContext, config_id: str | None, name: str | None, type_: str 
 )
 @click.option("--name", required=True, help="Config name")
 @click.option("--expected-latest-id", help="Expected ID of latest config")
-@_template_options
+@template_options
 @pass_cli
 def update_config(
     cli: CLIContext,
@@ -178,7 +127,7 @@ def update_config(
     expected_latest_id: str | None,
     **options: Any,
 ) -> None:
-    content = _evaluated(path, _template(options))
+    content = Template.from_options(options).render(path, what="config")
     with open_director(cli) as director:
         diff = director.diff_config(type_, name, content)
         _print_diff(cli, diff)
@@ -280,14 +229,14 @@ def _update_command(kind: str, title: str, *, named: bool, redactable: bool) -> 
     def update(
         cli: CLIContext, /, path: str, name: str = "", no_redact: bool = False, **options: Any
     ) -> None:
-        content = _evaluated(path, _template(options))
+        content = Template.from_options(options).render(path, what="config")
         with open_director(cli) as director:
             diff = director.diff_typed_config(kind, content, name=name, redact=not no_redact)
             _print_diff(cli, diff)
             cli.ui.ask_for_confirmation()
             director.update_typed_config(kind, content, name=name)
 
-    command = _template_options(click.argument("path", metavar="PATH")(update))
+    command = template_options(click.argument("path", metavar="PATH")(update))
     if redactable:
         command = click.option("--no-redact", is_flag=True, help="Show non-redacted manifest diff")(
             command

@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The console shows INFO and up; each task's debug log gets our DEBUG records too.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.INFO)
+    logging.getLogger("bosh_core").setLevel(logging.DEBUG)
 
     from bosh_core.director.api import ensure_tls, load_config
     from bosh_core.director.db import open_database
