@@ -1,4 +1,5 @@
-"""Commands that talk to a director: tasks, task, cancel-task, locks, events, event.
+"""Commands that talk to a director: tasks, task, cancel-task, cancel-tasks, locks,
+events, event.
 
 The director is the one :func:`bosh_cli.session.open_director` resolves from ``-e``
 (a URL or an alias), ``--ca-cert``, ``--client``/``--client-secret`` and the config file.
@@ -228,6 +229,28 @@ def cancel_task(cli: CLIContext, task_id: int) -> None:
         director.cancel_task(task_id)
 
 
+@click.command("cancel-tasks", short_help="Cancel tasks at their next checkpoints")
+@click.option(
+    "-t",
+    "--type",
+    "types",
+    multiple=True,
+    help="task types to cancel (cck_scan_and_fix, cck_apply, update_release,"
+    " update_deployment, vms, etc) (default is all types)",
+)
+@click.option(
+    "-s",
+    "--state",
+    "states",
+    multiple=True,
+    help="task states to cancel (queued, processing) (default: queued)",
+)
+@pass_cli
+def cancel_tasks(cli: CLIContext, types: tuple[str, ...], states: tuple[str, ...]) -> None:
+    with open_director(cli) as director:
+        director.cancel_tasks(types=types, states=states, deployment=cli.options.deployment)
+
+
 # --- locks and events --------------------------------------------------------------------
 
 
@@ -325,4 +348,4 @@ def event(cli: CLIContext, event_id: str) -> None:
     cli.ui.print_table(Table(header=header, rows=[row], transpose=True))
 
 
-COMMANDS = [tasks, task, cancel_task, locks, events, event]
+COMMANDS = [tasks, task, cancel_task, cancel_tasks, locks, events, event]

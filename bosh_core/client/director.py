@@ -17,10 +17,10 @@ import datetime as dt
 import json
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import httpx
@@ -1027,6 +1027,47 @@ class Director:
                 for package in packages
             )
         return all(package.blobstore_id for package in packages)
+
+    def delete_release(self, name: str, version: str | None = None, *, force: bool = False) -> Task:
+        """Delete release `name`, or only its `version` (a task); `force` carries on
+        past blobstore errors."""
+        params = {**({"version": version} if version else {}), **_flags(force=force)}
+        return self._start_task("DELETE", f"/releases/{quote(name, safe='')}", params)
+
+    def delete_stemcell(self, name: str, version: str, *, force: bool = False) -> Task:
+        """Delete stemcell `name`/`version` from every CPI it was uploaded to (a task)."""
+        path = f"/stemcells/{quote(name, safe='')}/{quote(version, safe='')}"
+        return self._start_task("DELETE", path, _flags(force=force))
+
+    def delete_deployment(self, name: str, *, force: bool = False) -> Task:
+        """Delete deployment `name`: its VMs, then its records; disks are orphaned."""
+        return self._start_task(
+            "DELETE", f"/deployments/{quote(name, safe='')}", _flags(force=force)
+        )
+
+    def cancel_tasks(
+        self,
+        *,
+        types: Sequence[str] = (),
+        states: Sequence[str] = (),
+        deployment: str | None = None,
+    ) -> None:
+        """Cancel the tasks of `types` (all when empty) in `states` (the director's
+        default: ``queued``), of `deployment` when given, at their next checkpoints."""
+        body: dict[str, Any] = {"types": list(types), "states": list(states)}
+        if deployment:
+            body["deployment"] = deployment
+        self._request("POST", "/tasks/cancel", ok=(200, 204), json=body)
+
+    def _start_task(self, method: str, path: str, params: Mapping[str, str]) -> Task:
+        """A task-creating request: the director answers 302 to the task, read here (the
+        redirect is not followed blindly: httpx would repeat a DELETE on it)."""
+        response = self._request(method, path, ok=(302,), params=params, follow_redirects=False)
+        location = response.headers.get("location", "")
+        task_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if not task_id.isdigit():
+            raise ClientError(f"The director answered {method} '{path}' with no task: {location!r}")
+        return self.task(int(task_id))
 
     def _upload_file(
         self,

@@ -15,17 +15,17 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import attrs
 from litestar import Litestar
 from litestar.datastructures import Headers, State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -114,8 +114,9 @@ class Director:
         return self.config.uuid or _find_or_create_uuid(self.database)
 
 
-DirectorDependency = Annotated[Director, Dependency(skip_validation=True)]
-"""How a route handler asks for the `Director`: ``director: DirectorDependency``."""
+DirectorDependency = NamedDependency[SkipValidation[Director]]
+"""How a route handler asks for the `Director`: ``director: DirectorDependency`` (injected
+by name; not validated, as it is no request data)."""
 
 
 def _find_or_create_uuid(database: Database) -> str:

@@ -20,7 +20,7 @@ import anyio.to_thread
 import attrs
 from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from bosh_core.director.api.app import Director, DirectorDependency
 from bosh_core.director.api.errors import consumes
@@ -121,7 +121,7 @@ def _limit(limit: str | None, latest: str | None, store: ConfigStore) -> int:
 async def list_configs(
     director: DirectorDependency,
     config_type: Annotated[str | None, QueryParameter(name="type")] = None,
-    name: str | None = None,
+    name: FromQuery[str | None] = None,
     latest: Annotated[
         str | None, QueryParameter(description="true (default): current versions only")
     ] = None,
@@ -139,7 +139,7 @@ async def list_configs(
 
 
 @get("/configs/{config_id:str}", sync_to_thread=True, summary="One config version")
-def show_config(director: DirectorDependency, config_id: str) -> dict[str, Any]:
+def show_config(director: DirectorDependency, config_id: FromPath[str]) -> dict[str, Any]:
     return _store(director).get(config_id).to_api()
 
 
@@ -269,7 +269,7 @@ def _diff_config(director: Director, raw: bytes) -> Response[dict[str, Any]]:
 @delete(
     "/configs/{config_id:str}", sync_to_thread=True, status_code=200, summary="Delete a version"
 )
-def delete_config(director: DirectorDependency, config_id: str) -> Response[bytes]:
+def delete_config(director: DirectorDependency, config_id: FromPath[str]) -> Response[bytes]:
     store = _store(director)
     store.get(config_id)  # 404 with the reference's error when it is not there
     return _empty(204 if store.delete_by_id(config_id) else 404)
@@ -284,7 +284,7 @@ def delete_config(director: DirectorDependency, config_id: str) -> Response[byte
 def delete_configs(
     director: DirectorDependency,
     config_type: Annotated[str | None, QueryParameter(name="type")] = None,
-    name: str | None = None,
+    name: FromQuery[str | None] = None,
 ) -> Response[bytes]:
     query = {"type": config_type, "name": name}
     config_type, name = (_required_text(query, key) for key in ("type", "name"))
@@ -401,7 +401,9 @@ def _kind_routes(kind: _Kind) -> list[HTTPRouteHandler]:
         summary=f"Store a {kind.event_type} version (YAML body) unless unchanged",
     )
     async def post_config(
-        request: Request[Any, Any, Any], director: DirectorDependency, name: str | None = None
+        request: Request[Any, Any, Any],
+        director: DirectorDependency,
+        name: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         raw = await request.body()
         config_name = _config_name(kind, name)
@@ -426,8 +428,8 @@ def _kind_routes(kind: _Kind) -> list[HTTPRouteHandler]:
     async def post_diff(
         request: Request[Any, Any, Any],
         director: DirectorDependency,
-        name: str | None = None,
-        redact: str | None = None,
+        name: FromQuery[str | None] = None,
+        redact: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         raw = await request.body()
         hide = kind.redactable and redact != "false"
@@ -443,7 +445,9 @@ def _kind_routes(kind: _Kind) -> list[HTTPRouteHandler]:
         summary=f"The newest {kind.event_type} versions: [{{properties, created_at}}]",
     )
     def list_versions(
-        director: DirectorDependency, limit: str | None = None, name: str | None = None
+        director: DirectorDependency,
+        limit: FromQuery[str | None] = None,
+        name: FromQuery[str | None] = None,
     ) -> Response[Any]:
         count = _limit_or_answer(limit)
         if isinstance(count, Response):

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, delete
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_302_FOUND
 from sqlalchemy import select
 
@@ -28,7 +29,7 @@ __all__ = ["ROUTES"]
     summary="Delete a release, or one version of it (?version=)",
 )
 async def delete_release(
-    request: Request[Any, Any, Any], director: DirectorDependency, name: str
+    request: Request[Any, Any, Any], director: DirectorDependency, name: FromPath[str]
 ) -> Response[None]:
     def check() -> None:
         with director.database.read() as session:
@@ -49,7 +50,10 @@ async def delete_release(
     summary="Delete a stemcell (from every CPI it was uploaded to)",
 )
 async def delete_stemcell(
-    request: Request[Any, Any, Any], director: DirectorDependency, name: str, version: str
+    request: Request[Any, Any, Any],
+    director: DirectorDependency,
+    name: FromPath[str],
+    version: FromPath[str],
 ) -> Response[None]:
     def check() -> None:
         query = select(Stemcell.id).where(Stemcell.name == name, Stemcell.version == version)
@@ -70,7 +74,7 @@ async def delete_stemcell(
     summary="Delete a deployment: its VMs, then its rows; disks are orphaned",
 )
 async def delete_deployment(
-    request: Request[Any, Any, Any], director: DirectorDependency, deployment: str
+    request: Request[Any, Any, Any], director: DirectorDependency, deployment: FromPath[str]
 ) -> Response[None]:
     def check() -> None:
         with director.database.read() as session:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from bosh_core.director import views
 from bosh_core.director.api.app import DirectorDependency
@@ -19,7 +19,7 @@ from bosh_core.director.errors import ValidationInvalidValue
 
 __all__ = ["ROUTES"]
 
-_Exclude = Annotated[str | None, Parameter(description="'true' leaves this out")]
+_Exclude = Annotated[str | None, QueryParameter(description="'true' leaves this out")]
 _Format = Annotated[
     str | None,
     QueryParameter(name="format", description="'full' (agents' states) is not supported yet"),
@@ -45,7 +45,7 @@ def list_deployments(
 
 
 @get("/deployments/{deployment:str}", sync_to_thread=True, summary="A deployment's manifest")
-def show_deployment(director: DirectorDependency, deployment: str) -> dict[str, Any]:
+def show_deployment(director: DirectorDependency, deployment: FromPath[str]) -> dict[str, Any]:
     with director.database.read() as session:
         return {"manifest": views.find_deployment(session, deployment).manifest_text}
 
@@ -56,7 +56,7 @@ def show_deployment(director: DirectorDependency, deployment: str) -> dict[str, 
     summary="A deployment's instances, from the database",
 )
 def list_instances(
-    director: DirectorDependency, deployment: str, output_format: _Format = None
+    director: DirectorDependency, deployment: FromPath[str], output_format: _Format = None
 ) -> list[dict[str, Any]]:
     _refuse_full(output_format)
     with director.database.read() as session:
@@ -69,7 +69,7 @@ def list_instances(
     summary="A deployment's VMs (inactive ones too), from the database",
 )
 def list_vms(
-    director: DirectorDependency, deployment: str, output_format: _Format = None
+    director: DirectorDependency, deployment: FromPath[str], output_format: _Format = None
 ) -> list[dict[str, Any]]:
     _refuse_full(output_format)
     with director.database.read() as session:
@@ -89,7 +89,7 @@ def _refuse_full(output_format: str | None) -> None:
     sync_to_thread=True,
     summary="Config-server ids of a deployment's variables",
 )
-def list_variables(director: DirectorDependency, deployment: str) -> list[dict[str, str]]:
+def list_variables(director: DirectorDependency, deployment: FromPath[str]) -> list[dict[str, str]]:
     with director.database.read() as session:
         return views.deployment_variables(session, views.find_deployment(session, deployment))
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Request, Response, get, post
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from bosh_core.director.api.app import DirectorDependency
 from bosh_core.director.api.errors import consumes
@@ -44,16 +44,16 @@ def _ruby_to_i(text: str) -> int:
 @get("/events", summary="Events, newest first (at most 200)")
 async def list_events(
     director: DirectorDependency,
-    before_id: str | None = None,
-    before_time: str | None = None,
-    after_time: str | None = None,
-    task: str | None = None,
-    deployment: str | None = None,
-    instance: str | None = None,
-    user: str | None = None,
-    action: str | None = None,
-    object_type: str | None = None,
-    object_name: str | None = None,
+    before_id: FromQuery[str | None] = None,
+    before_time: FromQuery[str | None] = None,
+    after_time: FromQuery[str | None] = None,
+    task: FromQuery[str | None] = None,
+    deployment: FromQuery[str | None] = None,
+    instance: FromQuery[str | None] = None,
+    user: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    object_type: FromQuery[str | None] = None,
+    object_name: FromQuery[str | None] = None,
     object_id: Annotated[
         str | None, QueryParameter(description="older name of object_name")
     ] = None,
@@ -84,7 +84,7 @@ async def list_events(
 
 
 @get("/events/{event_id:str}", sync_to_thread=True, summary="One event")
-def show_event(director: DirectorDependency, event_id: str) -> dict[str, Any]:
+def show_event(director: DirectorDependency, event_id: FromPath[str]) -> dict[str, Any]:
     record = None
     if event_id.isascii() and event_id.isdigit() and int(event_id) <= _MAX_ID:
         record = director.events.get(int(event_id))

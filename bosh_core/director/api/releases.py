@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get
+from litestar.params import FromPath, FromQuery
 
 from bosh_core.director import views
 from bosh_core.director.api.app import DirectorDependency
@@ -27,7 +28,7 @@ def list_releases(director: DirectorDependency) -> list[dict[str, Any]]:
     summary="A release's packages, jobs and versions; ?version= inspects one version",
 )
 def show_release(
-    director: DirectorDependency, name: str, version: str | None = None
+    director: DirectorDependency, name: FromPath[str], version: FromQuery[str | None] = None
 ) -> dict[str, Any]:
     name = name.strip()
     with director.database.read() as session:

@@ -12,6 +12,7 @@ from typing import BinaryIO, Final
 
 import anyio.to_thread
 from litestar import get
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from bosh_core.director.api.app import Director, DirectorDependency
@@ -46,7 +47,7 @@ def _chunks(blob: BinaryIO) -> Iterator[bytes]:
 
 
 @get("/resources/{resource_id:str}", summary="Download a blob (logs, exported releases)")
-async def download_resource(director: DirectorDependency, resource_id: str) -> Stream:
+async def download_resource(director: DirectorDependency, resource_id: FromPath[str]) -> Stream:
     blob = await anyio.to_thread.run_sync(_open_blob, director, resource_id)
     size = os.fstat(blob.fileno()).st_size
     return Stream(

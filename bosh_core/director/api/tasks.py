@@ -12,7 +12,7 @@ from typing import Annotated, Any, Final
 
 import anyio.to_thread
 from litestar import Request, Response, delete, get, post
-from litestar.params import HeaderParameter, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_302_FOUND
 from sqlalchemy import select
@@ -136,15 +136,15 @@ def list_tasks(
     task_state: Annotated[
         str | None, QueryParameter(name="state", description="comma-separated states")
     ] = None,
-    deployment: str | None = None,
-    limit: Annotated[str | None, Parameter(description="at most this many (>= 1)")] = None,
+    deployment: FromQuery[str | None] = None,
+    limit: Annotated[str | None, QueryParameter(description="at most this many (>= 1)")] = None,
     verbose: Annotated[
-        str | None, Parameter(description="1 (default): user-started types only; 2: all")
+        str | None, QueryParameter(description="1 (default): user-started types only; 2: all")
     ] = None,
     task_type: Annotated[
         str | None, QueryParameter(name="type", description="comma-separated task types")
     ] = None,
-    context_id: str | None = None,
+    context_id: FromQuery[str | None] = None,
 ) -> list[dict[str, Any]]:
     query = select(Task).order_by(Task.id.desc())
     if states := _split(task_state):
@@ -164,7 +164,7 @@ def list_tasks(
 
 
 @get("/tasks/{task_id:str}", sync_to_thread=True, summary="Show a task")
-def show_task(director: DirectorDependency, task_id: str) -> dict[str, Any]:
+def show_task(director: DirectorDependency, task_id: FromPath[str]) -> dict[str, Any]:
     with director.database.read() as session:
         return task_to_hash(_find(session, task_id))
 
@@ -176,7 +176,7 @@ def show_task(director: DirectorDependency, task_id: str) -> dict[str, Any]:
 )
 def task_output(
     director: DirectorDependency,
-    task_id: str,
+    task_id: FromPath[str],
     output_type: Annotated[
         str | None, QueryParameter(name="type", description="event, result, debug (default), cpi")
     ] = None,
@@ -222,7 +222,7 @@ def _from_column(data: bytes, range_header: str | None) -> Response[bytes]:
     )
 
 
-def _cancel(director: DirectorDependency, task_id: str) -> Response[str | None]:
+def _cancel(director: Director, task_id: str) -> Response[str | None]:
     with director.database.write() as session:
         task = _find(session, task_id)
         if task.state not in CANCELLABLE_STATES:
@@ -236,15 +236,8 @@ def _cancel(director: DirectorDependency, task_id: str) -> Response[str | None]:
 
 
 @delete("/task/{task_id:str}", sync_to_thread=True, status_code=200, summary="Cancel a task")
-def cancel_task(director: DirectorDependency, task_id: str) -> Response[str | None]:
+def cancel_task(director: DirectorDependency, task_id: FromPath[str]) -> Response[str | None]:
     """The reference's route (``bosh cancel-task``)."""
-    return _cancel(director, task_id)
-
-
-@delete(
-    "/tasks/{task_id:str}", sync_to_thread=True, status_code=200, summary="Cancel a task (alias)"
-)
-def cancel_task_alias(director: DirectorDependency, task_id: str) -> Response[str | None]:
     return _cancel(director, task_id)
 
 
@@ -286,7 +279,7 @@ async def cancel_tasks(
 
 
 def _cancel_selected(
-    director: DirectorDependency, states: Sequence[str], types: Sequence[str], deployment: Any
+    director: Director, states: Sequence[str], types: Sequence[str], deployment: Any
 ) -> None:
     query = select(Task).where(Task.state.in_(states))
     if types:
@@ -299,4 +292,4 @@ def _cancel_selected(
                 task.state = "cancelling"
 
 
-ROUTES = [list_tasks, show_task, task_output, cancel_task, cancel_task_alias, cancel_tasks]
+ROUTES = [list_tasks, show_task, task_output, cancel_task, cancel_tasks]

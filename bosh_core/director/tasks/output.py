@@ -385,13 +385,13 @@ def stream_output(
     path = Path(task_dir) / kind
     _decompress_rotated(path)
     try:
-        handle = path.open("rb")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        size = path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
         return 204, {}, iter(())
-    size = os.fstat(handle.fileno()).st_size
+    if not path.is_file():
+        return 204, {}, iter(())
     ranges = parse_range(range_header, size)
     if isinstance(ranges, _Unsatisfiable):
-        handle.close()
         headers = {
             "Content-Type": "text/html",
             "Content-Length": str(len(_NOT_SATISFIABLE_BODY)),
@@ -404,7 +404,7 @@ def stream_output(
             "Content-Length": str(size),
             "Accept-Ranges": "bytes",
         }
-        return 200, headers, _read_chunks(handle, [(0, size)], chunk_size)
+        return 200, headers, _chunks(path, [(0, size)], chunk_size)
     if len(ranges) == 1:
         start, end = ranges[0]
         headers = {
@@ -412,12 +412,12 @@ def stream_output(
             "Content-Length": str(end - start),
             "Content-Range": f"bytes {start}-{end - 1}/{size}",
         }
-        return 206, headers, _read_chunks(handle, ranges, chunk_size)
-    return _multipart(handle, ranges, size, chunk_size)
+        return 206, headers, _chunks(path, ranges, chunk_size)
+    return _multipart(path, ranges, size, chunk_size)
 
 
 def _multipart(
-    handle: BinaryIO, ranges: list[ByteRange], size: int, chunk_size: int
+    path: Path, ranges: list[ByteRange], size: int, chunk_size: int
 ) -> tuple[int, dict[str, str], Iterator[bytes]]:
     # nginx's layout: a part header before each range, a closing boundary after the last
     boundary = f"{next(_boundaries):020d}"
@@ -430,10 +430,10 @@ def _multipart(
     length = sum(map(len, heads)) + sum(end - start for start, end in ranges) + len(tail)
 
     def body() -> Iterator[bytes]:
-        with handle:
+        with path.open("rb") as handle:
             for head, byte_range in zip(heads, ranges, strict=True):
                 yield head
-                yield from _read_chunks(handle, [byte_range], chunk_size, close=False)
+                yield from _read_ranges(handle, [byte_range], chunk_size)
             yield tail
 
     headers = {
@@ -453,24 +453,25 @@ def read_output(
     return status, headers, b"".join(chunks)
 
 
-def _read_chunks(
-    handle: BinaryIO, ranges: list[ByteRange], chunk_size: int, *, close: bool = True
-) -> Iterator[bytes]:
+def _chunks(path: Path, ranges: list[ByteRange], chunk_size: int) -> Iterator[bytes]:
+    """The file's `ranges`; opened only when the body is read, so an answer never sent
+    holds no file open."""
+    with path.open("rb") as handle:
+        yield from _read_ranges(handle, ranges, chunk_size)
+
+
+def _read_ranges(handle: BinaryIO, ranges: list[ByteRange], chunk_size: int) -> Iterator[bytes]:
     # The length was fixed when the request was answered: a task still writing must not
     # make the body longer than its Content-Length.
-    try:
-        for start, end in ranges:
-            handle.seek(start)
-            remaining = end - start
-            while remaining > 0:
-                chunk = handle.read(min(chunk_size, remaining))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                yield chunk
-    finally:
-        if close:
-            handle.close()
+    for start, end in ranges:
+        handle.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = handle.read(min(chunk_size, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
 
 
 def _decompress_rotated(path: Path) -> None:

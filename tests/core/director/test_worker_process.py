@@ -107,10 +107,10 @@ def test_a_killed_worker_times_out_its_task_and_the_next_worker_runs_the_queue(
     try:
         _wait(lambda: _state(database, stuck) == "processing", "the task to start")
         worker.kill()
-        worker.wait(10)
     finally:
         if worker.poll() is None:
             worker.kill()
+        worker.communicate(timeout=10)
     holder.release()
     waiting = _queue_upload(director, tarballs.v1)
     assert _state(database, waiting) == "queued"

@@ -285,12 +285,15 @@ def test_cancel_one_task(admin: TestClient, sqlite_database: Database) -> None: 
     done = add_task(sqlite_database, state="done")
     assert admin.delete(f"/task/{queued}").status_code == 204
     assert admin.get(f"/tasks/{queued}").json()["state"] == "cancelling"
-    response = admin.delete(f"/tasks/{done}")
+    response = admin.delete(f"/task/{done}")
     assert (response.status_code, response.text) == (
         400,
         f"Cannot cancel task {done}: invalid state (done)",
     )
     assert admin.delete("/task/999").json()["code"] == 10000
+    # Only the reference's singular route: a client that repeats DELETE on a task's
+    # redirect (as httpx and `curl -L -X DELETE` do) must not cancel the task.
+    assert admin.delete(f"/tasks/{queued}").status_code == 404
 
 
 def test_cancel_tasks_by_selector(admin: TestClient, sqlite_database: Database) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,7 +57,8 @@ def test_bosh_director_serves_https_with_its_generated_ca(tmp_path: Path) -> Non
         while True:
             assert process.poll() is None, log.read_text()
             try:
-                response = httpx.get(f"https://127.0.0.1:{port}/info", verify=str(ca), timeout=2)
+                trusted = ssl.create_default_context(cafile=ca)  # written when serving starts
+                response = httpx.get(f"https://127.0.0.1:{port}/info", verify=trusted, timeout=2)
                 break
             except (httpx.ConnectError, FileNotFoundError, OSError):
                 if time.monotonic() > deadline:
@@ -65,7 +67,7 @@ def test_bosh_director_serves_https_with_its_generated_ca(tmp_path: Path) -> Non
         assert response.status_code == 200
         assert response.json()["name"] == "e2e"
         assert response.json()["user"] is None
-        with httpx.Client(base_url=f"https://localhost:{port}", verify=str(ca)) as client:
+        with httpx.Client(base_url=f"https://localhost:{port}", verify=trusted) as client:
             assert client.get("/tasks", auth=("admin", PASSWORD)).json() == []
             denied = client.get("/tasks", auth=("admin", "nope"))
             assert denied.status_code == 401

@@ -3,6 +3,7 @@ VM the cloud no longer has, disks orphaned, IPs released, events, force and canc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ class Director:
         self.audit = AuditLog(database)
         self.locks = Locks(database, poll_interval=0.05)
         self.lines = Lines()
+        self.created_vms: list[str] = []
+
+    def delete_leftover_vms(self) -> None:
+        """Stop the VMs a test left running (a refused deletion keeps them)."""
+        for vm in self.created_vms:
+            if self.cpi.has_vm(VMCID(vm)):
+                self.cpi.delete_vm(VMCID(vm))
 
     def delete(self, name: str = "cf", **options: Any) -> str:
         self.lines = Lines()
@@ -108,6 +116,7 @@ class Director:
             [disk],
             {"bosh": {}},
         )
+        self.created_vms.append(vm)
         source = tmp_path / "rendered.tgz"
         source.write_bytes(b"rendered templates")
         rendered = self.blobstore.put(source)
@@ -145,8 +154,10 @@ class Director:
 
 
 @pytest.fixture
-def director(database: Database, tmp_path: Path) -> Director:
-    return Director(database, tmp_path / "cloud", LocalBlobstore(tmp_path / "blobs"))
+def director(database: Database, tmp_path: Path) -> Iterator[Director]:
+    director = Director(database, tmp_path / "cloud", LocalBlobstore(tmp_path / "blobs"))
+    yield director
+    director.delete_leftover_vms()
 
 
 def test_delete_removes_vms_orphans_disks_and_releases_ips(
