@@ -27,11 +27,11 @@ from bosh_cli.reporters import IndexLines
 from bosh_cli.session import open_director
 from bosh_core.client import Director, Task
 from bosh_core.client.uploads import read_stemcell_info, write_release_for_upload
-from bosh_core.director.jobs.remote import redact_url
 from bosh_core.errors import BoshError
 from bosh_core.models.version import Version, VersionError
 from bosh_core.release.releasedir import Release, ReleaseDir
 from bosh_core.release.tarball import read_release_tarball
+from bosh_core.urls import redact_url
 
 __all__ = ["COMMANDS"]
 

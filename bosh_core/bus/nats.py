@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -34,6 +33,7 @@ from bosh_core.bus import (
     Subscription,
 )
 from bosh_core.bus.certs import MbusCert, client_ssl_context
+from bosh_core.urls import redact_url
 
 __all__ = ["NatsBus"]
 
@@ -43,12 +43,6 @@ logger = logging.getLogger(__name__)
 _NO_RESPONDERS = "503"
 
 ErrorCallback = Callable[[BusError], None]
-
-
-def _redact(url: str) -> str:
-    """`url` without user info (an mbus URL may carry a password)."""
-    parts = urllib.parse.urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _log_error(error: BusError) -> None:
@@ -109,7 +103,7 @@ class NatsBus:
             if "permissions violation" in text.lower():
                 on_error(BusPermissionError(text.removeprefix("nats: ")))
             else:
-                on_error(BusError(f"NATS {_redact(url)}: {text}"))
+                on_error(BusError(f"NATS {redact_url(url)}: {text}"))
 
         client = Client()
         connect = asyncio.ensure_future(
@@ -142,9 +136,9 @@ class NatsBus:
                 await asyncio.wait_for(client.close(), 1.0)
             text = str(failure) or type(failure).__name__
             raise BusConnectionError(
-                f"cannot connect to NATS at {_redact(url)}: {text.removeprefix('nats: ')}"
+                f"cannot connect to NATS at {redact_url(url)}: {text.removeprefix('nats: ')}"
             ) from failure
-        return cls(client, url=_redact(url), reply_prefix=reply_prefix)
+        return cls(client, url=redact_url(url), reply_prefix=reply_prefix)
 
     async def __aenter__(self) -> NatsBus:
         return self

@@ -33,7 +33,6 @@ Only `load_config` reads files; library code receives the object.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from bosh_core.blobstore.server import DEFAULT_PORT as BLOBSTORE_PORT
 from bosh_core.errors import ConfigError, ManifestError
 from bosh_core.models.cpi_config import Cpi
 from bosh_core.serialization import load_yaml_as, structure
+from bosh_core.urls import redact_url
 
 __all__ = [
     "DEFAULT_PORT",
@@ -55,8 +55,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 25555
-
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
 
 
 @attrs.frozen
@@ -100,7 +98,7 @@ class BlobstoreConfig:
 
 
 def _hide_password(url: str | None) -> str:
-    return repr(None if url is None else _URL_PASSWORD.sub(r"\1:***@", url))
+    return repr(None if url is None else redact_url(url))
 
 
 @attrs.frozen(kw_only=True)

@@ -5,26 +5,20 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 from bosh_core.blobstore import staged_destination
 from bosh_core.digest import MultipleDigest
 from bosh_core.director.errors import ResourceError, ResourceNotFoundError
 from bosh_core.errors import BoshError, DigestMismatchError
+from bosh_core.urls import redact_url
 
-__all__ = ["download", "redact_url", "verify_digest"]
+__all__ = ["download", "verify_digest"]
 
 _log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _TIMEOUT = 60.0
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
-
-
-def redact_url(url: str) -> str:
-    """`url` without its ``user:password@`` part (the reference's ``RedactBasicAuth``)."""
-    return _USERINFO.sub("<redacted>@", url, count=1)
 
 
 def download(url: str, destination: Path, *, resource: str) -> None:

@@ -326,3 +326,14 @@ def test_unexpected_errors_are_500_with_an_empty_body(
     assert (response.status_code, response.content) == (500, b"")
     assert "no such table" in caplog.text
     assert ADMIN[1] not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/configs", "/events", "/tasks/cancel", "/stemcell_uploads"])
+def test_huge_json_bodies_are_refused_before_they_are_read(
+    admin: TestClient,  # type: ignore[type-arg]
+    path: str,
+) -> None:
+    body = b'{"a":"' + b"x" * (11 << 20) + b'"}'
+    response = admin.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert admin.get("/tasks", params={"verbose": "2"}).json() == []
