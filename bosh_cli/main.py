@@ -82,6 +82,7 @@ _COMMAND_MODULES = {
     "inspect-local-release": "inspect",
     "inspect-release": "deployments",
     "interpolate": "interpolate",
+    "local": "local",
     "locks": "director",
     "log-in": "environments",
     "log-out": "environments",

@@ -419,3 +419,263 @@ class PackageInvalidArchiveError(DirectorError):
 
     error_code = 60000
     http_status = 400
+
+
+__all__ += [
+    "AgentJobNotRunningError",
+    "PackageMissingExportedFromError",
+    "PackageMissingSourceCodeError",
+    "StemcellNotPresentInExportedFromError",
+]
+
+
+class PackageMissingSourceCodeError(DirectorError):
+    """A deployment needs a package that has no source and no compiled build usable on
+    the instance group's stemcell (BOSH's ``PackageMissingSourceCode``: 60001, 400)."""
+
+    error_code = 60001
+    http_status = 400
+
+
+class PackageMissingExportedFromError(DirectorError):
+    """A release pinned to ``exported_from`` stemcells lacks a package compiled for one
+    of them (BOSH's ``PackageMissingExportedFrom``: 60003, 400)."""
+
+    error_code = 60003
+    http_status = 400
+
+
+class StemcellNotPresentInExportedFromError(DirectorError):
+    """No ``exported_from`` stemcell of a release fits the instance group's stemcell
+    (BOSH's ``StemcellNotPresentInExportedFrom``: 60004, 400)."""
+
+    error_code = 60004
+    http_status = 400
+
+
+class AgentJobNotRunningError(DirectorError):
+    """An instance's jobs are not running when its watch time ends (BOSH's
+    ``AgentJobNotRunning``: 400007)."""
+
+    error_code = 400007
+
+
+# -------------------------------------------------------------------- config server
+
+
+__all__ += [
+    "ConfigServerFetchError",
+    "ConfigServerGenerationError",
+    "ConfigServerInconsistentVariableState",
+    "ConfigServerIncorrectNameSyntax",
+    "ConfigServerMissingName",
+]
+
+
+class ConfigServerFetchError(DirectorError):
+    """A variable's value could not be fetched from the config server, or several could
+    not (one ``- reason`` line each) (BOSH's ``ConfigServerFetchError``: 540001)."""
+
+    error_code = 540001
+
+
+class ConfigServerMissingName(ConfigServerFetchError):
+    """The config server holds no variable by that name or id (BOSH's
+    ``ConfigServerMissingName``: 540002)."""
+
+    error_code = 540002
+
+
+class ConfigServerIncorrectNameSyntax(DirectorError):
+    """A ``((placeholder))`` or a ``variables:`` name breaks the naming rules (BOSH's
+    ``ConfigServerIncorrectNameSyntax``: 540004)."""
+
+    error_code = 540004
+
+
+class ConfigServerGenerationError(DirectorError):
+    """The config server could not generate a variable (BOSH's
+    ``ConfigServerGenerationError``: 540005)."""
+
+    error_code = 540005
+
+
+class ConfigServerInconsistentVariableState(DirectorError):
+    """A variable set that may no longer change lacks a variable (BOSH's
+    ``ConfigServerInconsistentVariableState``: 540008)."""
+
+    error_code = 540008
+
+
+__all__ += [
+    "DeploymentIgnoredInstancesModificationError",
+    "InstanceGroupNetworkInstanceIpMismatchError",
+    "JobInvalidAvailabilityZoneError",
+    "JobNetworkMissingRequiredAvailabilityZoneError",
+    "JobStaticIPNotSupportedOnDynamicNetworkError",
+    "JobStaticIpsFromInvalidAvailabilityZoneError",
+    "JobUnknownAvailabilityZoneError",
+    "JobUnknownNetworkError",
+    "NetworkReservationAlreadyInUseError",
+    "NetworkReservationError",
+    "NetworkReservationIpOutsideSubnetError",
+    "NetworkReservationIpReservedError",
+    "NetworkReservationNotEnoughCapacityError",
+    "NetworkReservationVipDefaultProvidedError",
+    "NetworkReservationVipMisconfiguredError",
+    "NetworkSubnetInvalidAvailabilityZoneError",
+]
+
+
+class NetworkReservationError(DirectorError):
+    """Static IPs cannot be given out as the placement needs them (BOSH's 130010, 400);
+    the root of the IP reservation errors below, which keep BOSH's own codes."""
+
+    error_code = 130010
+    http_status = 400
+
+
+class NetworkReservationVipDefaultProvidedError(NetworkReservationError):
+    """A vip network was named default for dns/gateway (BOSH's 130007)."""
+
+    error_code = 130007
+
+
+class NetworkReservationAlreadyInUseError(NetworkReservationError):
+    """The IP is held by another instance, of this or another deployment (130008)."""
+
+    error_code = 130008
+
+
+class NetworkReservationNotEnoughCapacityError(NetworkReservationError):
+    """No free IP is left in the subnets an instance may use (130011)."""
+
+    error_code = 130011
+
+
+class NetworkReservationIpOutsideSubnetError(NetworkReservationError):
+    """A static IP lies in none of the network's subnets (130012)."""
+
+    error_code = 130012
+
+
+class NetworkReservationIpReservedError(NetworkReservationError):
+    """A static IP lies in a reserved range, or is the gateway/network/broadcast (130013)."""
+
+    error_code = 130013
+
+
+class NetworkReservationVipMisconfiguredError(NetworkReservationError):
+    """A vip network has IPs both in the instance group and in the cloud config (130014)."""
+
+    error_code = 130014
+
+
+class JobInvalidAvailabilityZoneError(DirectorError):
+    """Subnets declare AZs but the instance group does not (BOSH's 140016, 400)."""
+
+    error_code = 140016
+    http_status = 400
+
+
+class JobUnknownAvailabilityZoneError(DirectorError):
+    """An instance group names an AZ the cloud config lacks (BOSH's 140018, 400)."""
+
+    error_code = 140018
+    http_status = 400
+
+
+class JobUnknownNetworkError(DirectorError):
+    """An instance group names a network the cloud config lacks (BOSH's 150001, 400)."""
+
+    error_code = 150001
+    http_status = 400
+
+
+class InstanceGroupNetworkInstanceIpMismatchError(DirectorError):
+    """Static IPs do not fit the subnets or the AZs evenly (BOSH's 150002, 400)."""
+
+    error_code = 150002
+    http_status = 400
+
+
+class JobNetworkMissingRequiredAvailabilityZoneError(DirectorError):
+    """A network has no subnet in one of the instance group's AZs (BOSH's 150006, 400)."""
+
+    error_code = 150006
+    http_status = 400
+
+
+class JobStaticIpsFromInvalidAvailabilityZoneError(DirectorError):
+    """A static IP's subnet is in none of the instance group's AZs (BOSH's 150007, 400)."""
+
+    error_code = 150007
+    http_status = 400
+
+
+class JobStaticIPNotSupportedOnDynamicNetworkError(DirectorError):
+    """Static IPs were given on a dynamic network (BOSH's 150008, 400)."""
+
+    error_code = 150008
+    http_status = 400
+
+
+class NetworkSubnetInvalidAvailabilityZoneError(DirectorError):
+    """A dynamic network has no subnet for the instance's AZ (BOSH's 160009, 400)."""
+
+    error_code = 160009
+    http_status = 400
+
+
+class DeploymentIgnoredInstancesModificationError(DirectorError):
+    """A deploy would move, delete or re-network an ignored instance (BOSH's 190020, 400)."""
+
+    error_code = 190020
+    http_status = 400
+
+
+# Planning: properties, links and addons (bosh_core.planning).
+__all__ += [
+    "ColocatedJobError",
+    "LinkDefinitionError",
+    "LinkResolutionError",
+    "PropertyTypeError",
+    "RuntimeInvalidDeploymentReleaseError",
+]
+
+
+class PropertyTypeError(DirectorError):
+    """A dotted property name crosses a value that is not a map (``Property 'a.b' expects
+    a hash, but received 'String'``; the reference raises a plain error: code 100)."""
+
+
+class LinkDefinitionError(DirectorError):
+    """A job's ``consumes``/``provides``/``custom_provider_definitions`` in the manifest
+    cannot be used; one line per problem (a plain error in the reference: code 100)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = tuple(errors)
+
+
+class LinkResolutionError(DirectorError):
+    """Links of a deployment that did not resolve, every one with its consumer and the
+    providers found (D/links/links_manager.rb; a plain error: code 100)."""
+
+    def __init__(self, deployment: str, errors: list[str]) -> None:
+        super().__init__(
+            f"Failed to resolve links from deployment '{deployment}'. See errors below:\n  - "
+            + "\n  - ".join(errors)
+        )
+        self.errors = tuple(errors)
+
+
+class ColocatedJobError(DirectorError):
+    """An addon adds a job its instance group already has (a plain error: code 100)."""
+
+
+class RuntimeInvalidDeploymentReleaseError(DirectorError):
+    """A runtime config names a release of the deployment at another version (BOSH's
+    ``RuntimeInvalidDeploymentRelease``: 530003)."""
+
+    error_code = 530003

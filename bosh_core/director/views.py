@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -57,6 +56,7 @@ from bosh_core.director.errors import (
 from bosh_core.director.locks import deployment_lock
 from bosh_core.models.cpi_config import load_cpi_configs
 from bosh_core.models.version import Version, VersionError
+from bosh_core.planning.compilation import ReleasePackage, UnknownDependencyError, dependency_key
 
 __all__ = [
     "cpi_aliases",
@@ -604,30 +604,26 @@ def matching_compiled_packages(session: Session, manifest: Any) -> list[str]:
 
 def manifest_dependency_key(name: str, compiled_packages: Sequence[Any]) -> str:
     """The dependency key of compiled package `name` from a release.MF's
-    ``compiled_packages`` (the reference's ``KeyGenerator#dependency_key_from_manifest``):
-    its dependencies by name, each ``[name, version]`` plus its own dependencies'
-    entries when it has some, as compact JSON."""
+    ``compiled_packages`` (the reference's ``KeyGenerator#dependency_key_from_manifest``),
+    computed as deploys compute it so that uploads and deploys find the same builds."""
     by_name = {
-        str(entry.get("name")): entry for entry in compiled_packages if isinstance(entry, Mapping)
+        str(entry.get("name")): ReleasePackage(
+            name=str(entry.get("name")),
+            version=str(entry.get("version")),
+            dependencies=tuple(str(sub) for sub in entry.get("dependencies") or ()),
+        )
+        for entry in compiled_packages
+        if isinstance(entry, Mapping)
     }
-
-    def entry_of(dependency: str, needed_by: str) -> list[Any]:
-        found = by_name.get(dependency)
-        if found is None:
-            raise BadManifestError(
-                f"Compiled package '{needed_by}' depends on '{dependency}',"
-                " which the release manifest does not list"
-            )
-        own = sorted(str(sub) for sub in found.get("dependencies") or ())
-        entry: list[Any] = [dependency, str(found.get("version"))]
-        if own:
-            entry.append([entry_of(sub, dependency) for sub in own])
-        return entry
-
     if name not in by_name:
         raise BadManifestError(f"Package '{name}' not found in the release manifest.")
-    dependencies = sorted(str(sub) for sub in by_name[name].get("dependencies") or ())
-    return json.dumps([entry_of(sub, name) for sub in dependencies], separators=(",", ":"))
+    try:
+        return dependency_key(by_name[name], by_name)
+    except UnknownDependencyError as error:
+        raise BadManifestError(
+            f"Compiled package '{error.package}' depends on '{error.dependency}',"
+            " which the release manifest does not list"
+        ) from None
 
 
 def _manifest_list(manifest: Any, key: str) -> list[Any]:

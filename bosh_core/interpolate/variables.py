@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -44,8 +44,10 @@ __all__ = [
     "VariableDefinition",
     "Variables",
     "VarsStore",
+    "certificate_authority",
     "combine_variables",
     "definitions_from_document",
+    "generate_value",
     "load_var_file",
     "load_vars_file",
     "parse_var_kv",
@@ -263,46 +265,13 @@ class VarsStore:
         return list(self._load())
 
     def _generate(self, definition: VariableDefinition) -> Any:
-        from bosh_core.interpolate import generate  # hashing and crypto: only when generating
-
-        kind = definition.type
-        if kind == "password":
-            params = _decode_options(definition.options, _PASSWORD_OPTIONS, what="password")
-            return generate.generate_password(length=params["length"])
-        if kind == "certificate":
-            params = _decode_options(definition.options, _CERTIFICATE_OPTIONS, what="certificate")
-            return generate.generate_certificate(
-                generate.CertificateParams(
-                    common_name=params["common_name"],
-                    organization=params["organization"],
-                    alternative_names=tuple(params["alternative_names"]),
-                    is_ca=params["is_ca"],
-                    ca=params["ca"],
-                    extended_key_usage=tuple(params["extended_key_usage"]),
-                    duration=params["duration"],
-                    key_length=params["key_length"],
-                ),
-                load_ca=self._load_ca,
-            )
-        if kind == "ssh":
-            return generate.generate_ssh_key()
-        if kind == "rsa":
-            return generate.generate_rsa_key()
-        raise InterpolateError(f"Unsupported value type: {kind}")
+        return generate_value(definition, load_ca=self._load_ca)
 
     def _load_ca(self, name: str) -> CertificateAuthority:
-        from bosh_core.interpolate import generate
-
         value = (self.ca_source or self).get(VariableDefinition(name))
         if value is MISSING:
             raise InterpolateError(f"Expected to find variable '{name}' with a certificate")
-        problems = _type_problems(value, _CERTIFICATE_VALUE)
-        if problems:
-            raise WrappedError(
-                f"Expected variable '{name}' to be deserializable", _type_error(value, problems)
-            )
-        fields = _decode(value, _CERTIFICATE_VALUE)
-        return generate.parse_certificate_authority(fields["certificate"], fields["private_key"])
+        return certificate_authority(name, value)
 
     def _load(self) -> dict[str, Any]:
         if self._values is None:
@@ -327,6 +296,54 @@ class VarsStore:
                 f"Writing variables to file store '{self.path}'",
                 _os_error("open", error, path=self.path),
             ) from None
+
+
+def generate_value(
+    definition: VariableDefinition, *, load_ca: Callable[[str], CertificateAuthority]
+) -> Any:
+    """A new value for `definition` (password, certificate, ssh or rsa), its options
+    decoded as config-server decodes them; `load_ca` gives a certificate's ``ca``.
+
+    Shared by the vars store and the director's config-server store."""
+    from bosh_core.interpolate import generate  # hashing and crypto: only when generating
+
+    kind = definition.type
+    if kind == "password":
+        params = _decode_options(definition.options, _PASSWORD_OPTIONS, what="password")
+        return generate.generate_password(length=params["length"])
+    if kind == "certificate":
+        params = _decode_options(definition.options, _CERTIFICATE_OPTIONS, what="certificate")
+        return generate.generate_certificate(
+            generate.CertificateParams(
+                common_name=params["common_name"],
+                organization=params["organization"],
+                alternative_names=tuple(params["alternative_names"]),
+                is_ca=params["is_ca"],
+                ca=params["ca"],
+                extended_key_usage=tuple(params["extended_key_usage"]),
+                duration=params["duration"],
+                key_length=params["key_length"],
+            ),
+            load_ca=load_ca,
+        )
+    if kind == "ssh":
+        return generate.generate_ssh_key()
+    if kind == "rsa":
+        return generate.generate_rsa_key()
+    raise InterpolateError(f"Unsupported value type: {kind}")
+
+
+def certificate_authority(name: str, value: Any) -> CertificateAuthority:
+    """The CA held by variable `name` (a map with ``certificate`` and ``private_key``)."""
+    from bosh_core.interpolate import generate
+
+    problems = _type_problems(value, _CERTIFICATE_VALUE)
+    if problems:
+        raise WrappedError(
+            f"Expected variable '{name}' to be deserializable", _type_error(value, problems)
+        )
+    fields = _decode(value, _CERTIFICATE_VALUE)
+    return generate.parse_certificate_authority(fields["certificate"], fields["private_key"])
 
 
 def _write_private(path: Path, content: bytes) -> None:

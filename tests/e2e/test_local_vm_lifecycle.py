@@ -9,7 +9,6 @@ each VM's own address; then a persistent disk outlives its VM.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import shutil
@@ -30,9 +29,18 @@ from bosh_core.bus.certs import agent_environment
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi import CPIContext
 from bosh_core.cpi.local import LocalCPI, make_stemcell
-from bosh_core.digest import file_digest
 from bosh_core.release.releasedir import Release, ReleaseDir
-from tests.support.erb import render_template
+from bosh_core.templates import (
+    InstanceJob,
+    InstanceSpec,
+    InstanceToRender,
+    JobTemplates,
+    Link,
+    LinkInstance,
+    ReleaseRef,
+    RenderedInstance,
+    render_instance,
+)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="VMs with their own network need root"),
@@ -161,42 +169,26 @@ async def compile_packages(
     return compiled
 
 
-def rendered_templates(root: Path, *, index: int, address: str, peers: list[str]) -> Path:
-    """The hello job rendered for one instance, as the archive the director uploads."""
-    job = EXAMPLES / "hello-release" / "jobs" / "hello"
-    context = {
-        "properties": {"port": 8080, "message": f"hello from {index}"},
-        "spec": {
-            "deployment": "hello",
-            "name": "hello",
-            "index": index,
-            "id": f"id-{index}",
-            "az": "z1",
-            "address": address,
+def rendered_templates(*, index: int, address: str, peers: list[str]) -> RenderedInstance:
+    """The hello job rendered for one instance, as the director renders it."""
+    job = InstanceJob(
+        templates=JobTemplates.from_directory(EXAMPLES / "hello-release" / "jobs" / "hello"),
+        release=ReleaseRef("hello", "dev"),
+        properties={"port": 8080, "message": f"hello from {index}"},
+        links={
+            "peers": Link(
+                instances=tuple(
+                    LinkInstance(name="hello", id=f"id-{i}", index=i, address=peer)
+                    for i, peer in enumerate(peers)
+                ),
+                properties={"port": 8080},
+            )
         },
-        "links": {
-            "peers": {
-                "instances": [{"address": peer} for peer in peers],
-                "properties": {"port": 8080},
-            }
-        },
-    }
-    templates = {"ctl.erb": "bin/ctl", "pre-start.erb": "bin/pre-start", "drain.erb": "bin/drain"}
-    templates["hello.json.erb"] = "config/hello.json"
-    archive = root / f"rendered-{index}.tgz"
-    with tarfile.open(archive, "w:gz") as tar:
-        files = {"monit": (job / "monit").read_text()}
-        files |= {
-            dest: render_template(job / "templates" / src, context)
-            for src, dest in templates.items()
-        }
-        for dest, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"hello/{dest}")
-            info.size = len(data)
-            info.mode = 0o755 if dest.startswith("bin/") else 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return archive
+    )
+    spec = InstanceSpec(
+        deployment="hello", name="hello", index=index, id=f"id-{index}", az="z1", address=address
+    )
+    return render_instance(InstanceToRender(spec, (job,)))
 
 
 def apply_spec(
@@ -209,7 +201,7 @@ def apply_spec(
     peers: list[str],
 ) -> dict[str, Any]:
     blobstore: LocalBlobstore = world["blobstore"]
-    archive = rendered_templates(world["root"], index=index, address=ip, peers=peers)
+    rendered = rendered_templates(index=index, address=ip, peers=peers)
     [job] = [ref for ref in release.manifest.jobs if ref.name == "hello"]
     return {
         "deployment": "hello",
@@ -220,11 +212,8 @@ def apply_spec(
         "job": {"name": "hello", "templates": [{"name": "hello", "version": job.version}]},
         "packages": {name: packages[name] for name in job.packages},
         "networks": {"default": {**NETWORK, "ip": ip, "default": ["dns", "gateway"]}},
-        "configuration_hash": f"config-{index}",
-        "rendered_templates_archive": {
-            "blobstore_id": blobstore.put(archive),
-            "sha1": str(file_digest(archive)),
-        },
+        "configuration_hash": rendered.configuration_hash,
+        "rendered_templates_archive": rendered.archive().persist(blobstore).to_spec(),
         "properties": {},
     }
 

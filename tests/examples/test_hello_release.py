@@ -29,7 +29,16 @@ from bosh_core.release.config import load_release_config
 from bosh_core.release.generate import BUILD_OUTPUTS
 from bosh_core.release.git import GITIGNORE
 from bosh_core.release.source import read_release_source
-from tests.support.erb import render_template
+from bosh_core.templates import (
+    InstanceJob,
+    InstanceSpec,
+    InstanceToRender,
+    JobTemplates,
+    Link,
+    LinkInstance,
+    ReleaseRef,
+    render_instance,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RELEASE = EXAMPLES / "hello-release"
@@ -277,24 +286,24 @@ def test_deployment_manifest() -> None:
 def render(template: str) -> str:
     spec = job_spec()
     properties = {name: schema.get("default") for name, schema in spec.properties.items()}
-    context = {
-        "properties": {**properties, "message": "rendered"},
-        "spec": {
-            "deployment": "hello",
-            "name": "hello",
-            "index": 0,
-            "id": "a1b2",
-            "az": "z1",
-            "address": "10.0.0.10",
-        },
-        "links": {
-            "peers": {
-                "instances": [{"address": "10.0.0.10"}, {"address": "10.0.0.11"}],
-                "properties": {"port": properties["port"]},
-            }
-        },
-    }
-    return render_template(JOB / "templates" / template, context)
+    peers = Link(
+        instances=(
+            LinkInstance(name="hello", id="a1b2", index=0, address="10.0.0.10"),
+            LinkInstance(name="hello", id="c3d4", index=1, address="10.0.0.11"),
+        ),
+        properties={"port": properties["port"]},
+    )
+    job = InstanceJob(
+        templates=JobTemplates.from_directory(JOB),
+        release=ReleaseRef("hello", "0+dev.1"),
+        properties={**properties, "message": "rendered"},
+        links={"peers": peers},
+    )
+    instance = InstanceSpec(
+        deployment="hello", name="hello", index=0, id="a1b2", az="z1", address="10.0.0.10"
+    )
+    rendered = render_instance(InstanceToRender(instance, (job,)))
+    return rendered.job("hello").file(spec.templates[template]).content.decode()
 
 
 @needs_ruby

@@ -27,6 +27,14 @@
       agent: {user: agent, password: ...}         # the user agents get in their settings
       secret: ...                # signs expiring URLs (/signed/...)
       options: {...}             # dav: davcli's (endpoint, tls.cert.ca); s3: the s3 client's
+    encryption_key: ...          # encrypts the built-in config server's values in the database
+                                 # (default: a random key kept in <data_dir>/config_server.key)
+    config_server:               # ((variables)) from an external config server instead
+      enabled: true
+      url: https://config-server.example.com:8080/
+      ca_cert_path: config-server-ca.crt   # trusted CA (default: the system's)
+      token: ...                 # a bearer token (e.g. from UAA), or:
+      basic_auth: {user: director, password: ...}
 
 Only `load_config` reads files; library code receives the object.
 """
@@ -48,6 +56,7 @@ from bosh_core.urls import redact_url
 __all__ = [
     "DEFAULT_PORT",
     "BlobstoreConfig",
+    "ConfigServerConfig",
     "DirectorConfig",
     "LocalUser",
     "TLSConfig",
@@ -97,6 +106,21 @@ class BlobstoreConfig:
     options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
+@attrs.frozen(kw_only=True)
+class ConfigServerConfig:
+    """An external config server (``config_server`` with ``enabled: true``).
+
+    The real config-server checks a UAA token; the director sends `token` as given
+    (it does not talk to UAA itself) or basic auth from `user`. `ca_cert` is the CA
+    that signed the server's certificate (the system's trust store when unset).
+    """
+
+    url: str
+    ca_cert: Path | None = None
+    token: str = attrs.field(default="", repr=False)
+    user: LocalUser | None = None
+
+
 def _hide_password(url: str | None) -> str:
     return repr(None if url is None else redact_url(url))
 
@@ -123,6 +147,9 @@ class DirectorConfig:
     local_dns_enabled: bool = False
     local_dns_domain: str = "bosh"
     blobstore: BlobstoreConfig = attrs.Factory(BlobstoreConfig)
+    # The built-in config server's key; an external one replaces the built-in one.
+    encryption_key: str | None = attrs.field(default=None, repr=False)
+    config_server: ConfigServerConfig | None = None
 
     @property
     def database_url(self) -> str:
@@ -185,6 +212,15 @@ class _BlobstoreDocument:
 
 
 @attrs.frozen
+class _ConfigServerDocument:
+    enabled: bool = False
+    url: str = ""
+    ca_cert_path: str | None = None
+    token: str = attrs.field(default="", repr=False)
+    basic_auth: _BlobstoreUserDocument | None = None
+
+
+@attrs.frozen
 class _ConfigDocument:
     data_dir: str
     name: str = "bosh"
@@ -202,6 +238,8 @@ class _ConfigDocument:
     tls: _TLSDocument | None = None
     local_dns: Mapping[str, Any] = attrs.Factory(dict)
     blobstore: _BlobstoreDocument = attrs.Factory(_BlobstoreDocument)
+    encryption_key: str | None = attrs.field(default=None, repr=False)
+    config_server: _ConfigServerDocument = attrs.Factory(_ConfigServerDocument)
 
 
 def load_config(path: str | Path) -> DirectorConfig:
@@ -242,6 +280,9 @@ def load_config(path: str | Path) -> DirectorConfig:
         problems.append(default_cpi)
         default_cpi = None
     blobstore = _blobstore_config(document, tls=tls, problems=problems)
+    config_server = _config_server_config(document.config_server, base=base, problems=problems)
+    if document.encryption_key is not None and len(document.encryption_key) < 16:
+        problems.append("encryption_key: give at least 16 characters")
     if problems:
         raise ConfigError(f"invalid director config {path}: " + "; ".join(problems))
     return DirectorConfig(
@@ -264,6 +305,8 @@ def load_config(path: str | Path) -> DirectorConfig:
         local_dns_enabled=bool(document.local_dns.get("enabled", False)),
         local_dns_domain=str(document.local_dns.get("domain_name", "bosh")),
         blobstore=blobstore,
+        encryption_key=document.encryption_key,
+        config_server=config_server,
     )
 
 
@@ -340,6 +383,24 @@ def _blobstore_config(
         agent=_blobstore_user(section.agent),
         secret=section.secret,
         options=section.options,
+    )
+
+
+def _config_server_config(
+    section: _ConfigServerDocument, *, base: Path, problems: list[str]
+) -> ConfigServerConfig | None:
+    """The external config server, when enabled; its URL must be HTTP(S)."""
+    if not section.enabled:
+        return None
+    if not section.url.startswith(("https://", "http://")):
+        problems.append("config_server: give the url (https://...) of the config server")
+    if section.token and section.basic_auth is not None:
+        problems.append("config_server: give a token or basic_auth, not both")
+    return ConfigServerConfig(
+        url=section.url,
+        ca_cert=None if section.ca_cert_path is None else base / section.ca_cert_path,
+        token=section.token,
+        user=_blobstore_user(section.basic_auth),
     )
 
 

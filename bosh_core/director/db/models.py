@@ -41,6 +41,7 @@ __all__ = [
     "Base",
     "CompiledPackage",
     "Config",
+    "ConfigServerValue",
     "Deployment",
     "DeploymentProblem",
     "DirectorAttribute",
@@ -385,6 +386,22 @@ class Variable(Base):
     provider_deployment: Mapped[str] = mapped_column(default="")
 
     variable_set: Mapped[VariableSet] = relationship(back_populates="variables")
+
+
+class ConfigServerValue(Base):
+    """One version of a variable in the director's built-in config server.
+
+    ``value`` is ciphertext (``bosh_core.director.variables``): the value with the type
+    and options it was generated with, encrypted with the director's key. A name has one
+    row per version; the newest id is the current one.
+    """
+
+    __tablename__ = "config_server_values"
+    __table_args__ = (Index(None, "name", "id"),)
+    id: Mapped[int] = mapped_column(_BigID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Instance(Base):

@@ -36,7 +36,7 @@ import logging
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -78,6 +78,7 @@ from bosh_core.models.release import (
     ReleaseManifest,
 )
 from bosh_core.models.version import Version, VersionError
+from bosh_core.planning.compilation import dependency_key
 from bosh_core.release.tarball import ReleaseArchive, TarballLimits, read_release_tarball
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "VALID_ID", "upload_release"]
@@ -306,20 +307,6 @@ def _resolve_dependencies(release: _VerifiedRelease) -> None:
         visit(meta.name, [])
 
 
-def _dependency_key(meta: _PackageMeta, by_name: Mapping[str, _PackageMeta]) -> str:
-    """The compiled dependencies of a package as the reference keys compiled packages:
-    ``[["name","version",[...its own...]],...]`` by name, as compact JSON."""
-
-    def nested(name: str) -> list[Any]:
-        dependency = by_name[name]
-        entry: list[Any] = [dependency.name, dependency.version]
-        if dependency.dependencies:
-            entry.append([nested(sub) for sub in sorted(dependency.dependencies)])
-        return entry
-
-    return json.dumps([nested(name) for name in sorted(meta.dependencies)], separators=(",", ":"))
-
-
 # ---------------------------------------------------------------------------- import
 
 
@@ -522,7 +509,7 @@ class _Import:
             assert item.meta.stemcell is not None  # a compiled release's packages
             stemcell_os, stemcell_version = item.meta.stemcell
             compiled = _CompiledWork(
-                item, stemcell_os, stemcell_version, _dependency_key(item.meta, by_name)
+                item, stemcell_os, stemcell_version, dependency_key(item.meta, by_name)
             )
             if item.existing_id is not None:
                 compiled.existing_id = session.scalar(

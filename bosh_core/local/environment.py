@@ -1,0 +1,416 @@
+"""`LocalEnvironment`: an embedded local BOSH whose whole state lives under one directory.
+
+    <dir>/state.json          ports, generated passwords, daemons (mode 0600)
+    <dir>/director.yml        the director's config (mode 0600: it holds the passwords)
+    <dir>/director/           its data: SQLite database, blobstore, tasks, generated TLS
+    <dir>/local-cpi/          the local CPI's VMs, disks and stemcells
+    <dir>/nats/               the embedded NATS: CA, agent list, config, log
+    <dir>/registry.yml, registry.db   the registry (for CPI v1 callers)
+    <dir>/logs/               director.log, nats.log, registry.log
+    <dir>/hello-release/, stemcell.tgz, cache/   what ``up`` builds and uploads
+
+``up`` starts what is not running (a NATS holder, a registry and a director with
+in-process workers, SQLite and the database queue, each in its own process group), waits
+until each answers, then makes sure the director has the local stemcell, the sample
+release and a cloud-config for the local CPI's network. Everything it finds already
+there is reused, so ``up`` is idempotent. ``down`` stops the daemons (VMs keep running,
+as VMs of a real IaaS outlive their director; their agents reconnect on the next
+``up``); ``delete`` also deletes the VMs and disks and removes the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bosh_core.cpi.local.properties import parse_properties
+from bosh_core.errors import BoshError
+from bosh_core.local.processes import has_exited, is_running, start_daemon, stop_daemon
+from bosh_core.local.state import (
+    LocalState,
+    ProcessRecord,
+    load_state,
+    save_state,
+    write_private,
+)
+from bosh_core.serialization import dump_yaml
+
+if TYPE_CHECKING:
+    from bosh_core.client import Director
+
+__all__ = [
+    "DEFAULT_SAMPLE_RELEASE",
+    "LocalEnvironment",
+    "LocalEnvironmentError",
+    "LocalTarget",
+]
+
+DEFAULT_SAMPLE_RELEASE = Path(__file__).resolve().parents[2] / "examples" / "hello-release"
+DIRECTOR_NAME = "bosh-local"
+ADMIN = "admin"
+# Started in this order, stopped in the reverse one (the director needs the others).
+_SERVICES = ("nats", "registry", "director")
+_READY_TIMEOUT_S = 60.0
+_POLL_S = 0.1
+
+Progress = Callable[[str], None]
+
+
+class LocalEnvironmentError(BoshError):
+    """The local environment cannot be brought up, used or torn down."""
+
+
+@attrs.frozen(kw_only=True)
+class LocalTarget:
+    """How a client reaches the local director: what ``bosh local env`` exports."""
+
+    environment: str
+    ca_cert: Path
+    client: str
+    client_secret: str = attrs.field(repr=False)
+
+    def exports(self) -> str:
+        """``export`` lines for a POSIX shell: ``eval "$(bosh local env)"``."""
+        import shlex
+
+        pairs = {
+            "BOSH_ENVIRONMENT": self.environment,
+            "BOSH_CA_CERT": str(self.ca_cert),
+            "BOSH_CLIENT": self.client,
+            "BOSH_CLIENT_SECRET": self.client_secret,
+        }
+        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in pairs.items())
+
+
+@attrs.frozen(kw_only=True)
+class _Network:
+    """The local CPI's network as VMs see it: its CIDR and the host's address on it."""
+
+    mode: str
+    cidr: str
+    host_address: str
+
+
+def _network() -> _Network:
+    # As root VMs get their own network stacks on a bridge; without root they share the
+    # host's, on loopback addresses. A /24 keeps the cloud-config's range small.
+    cidr = "10.244.0.0/24" if os.geteuid() == 0 else "127.244.0.0/24"
+    parsed = parse_properties({"dir": "/", "network_cidr": cidr})
+    return _Network(mode=parsed.network_mode, cidr=cidr, host_address=str(parsed.network.ip))
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _console_script(name: str) -> str:
+    # The one next to this interpreter: the environment runs the code that made it.
+    script = Path(sys.executable).with_name(name)
+    return str(script) if script.exists() else name
+
+
+def _accepts_connections(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+class LocalEnvironment:
+    """An embedded local BOSH under `directory`; see the module docstring.
+
+    `progress` receives one line per step as it happens. `sample_release` is the release
+    directory ``up`` builds and uploads (the repository's examples/hello-release).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        progress: Progress | None = None,
+        sample_release: Path = DEFAULT_SAMPLE_RELEASE,
+    ) -> None:
+        self.directory = directory.absolute()
+        self._progress = progress or (lambda line: None)
+        self.sample_release = sample_release
+        self.network = _network()
+
+    def __repr__(self) -> str:
+        return f"LocalEnvironment({str(self.directory)!r})"
+
+    # -- paths ---------------------------------------------------------------------------
+
+    @property
+    def director_dir(self) -> Path:
+        return self.directory / "director"
+
+    @property
+    def cpi_dir(self) -> Path:
+        return self.directory / "local-cpi"
+
+    @property
+    def nats_dir(self) -> Path:
+        return self.directory / "nats"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.directory / "logs"
+
+    @property
+    def ca_cert(self) -> Path:
+        """The director's generated CA (its certificate also names the host address)."""
+        return self.director_dir / "tls" / "ca.crt"
+
+    # -- the interface ---------------------------------------------------------------------
+
+    def up(self) -> LocalTarget:
+        """Start what is not running, wait until it answers, provision the director."""
+        with self._locked(create=True):
+            state = load_state(self.directory)
+            if state is None:
+                self._progress(f"Creating a local environment in {self.directory}")
+                state = LocalState.new()
+                save_state(self.directory, state)
+            self._write_configs(state)
+            for service in _SERVICES:
+                state = self._ensure_running(state, service)
+                save_state(self.directory, state)
+            target = self._target(state)
+            from bosh_core.local.provisioning import provision
+
+            with self._director(target) as director:
+                provision(self, director, progress=self._progress)
+            self._progress(f"Local environment ready: director at {target.environment}")
+            return target
+
+    def env(self) -> LocalTarget:
+        """The director's address and credentials (the environment must exist)."""
+        state = load_state(self.directory)
+        if state is None:
+            raise self._missing()
+        return self._target(state)
+
+    def running(self) -> dict[str, bool]:
+        """Each daemon's name and whether it runs now."""
+        state = load_state(self.directory)
+        processes = {} if state is None else state.processes
+        return {
+            service: service in processes and is_running(processes[service])
+            for service in _SERVICES
+        }
+
+    def down(self) -> None:
+        """Stop every daemon the environment started (whole process groups)."""
+        if not (self.directory / "state.json").is_file():
+            raise self._missing()
+        with self._locked(create=False):
+            self._stop_all()
+
+    def delete(self) -> None:
+        """Stop the daemons, delete the local CPI's VMs and disks, remove the directory."""
+        if not self.directory.exists():
+            self._progress(f"No local environment in {self.directory}: nothing to delete")
+            return
+        with self._locked(create=False):
+            if (self.directory / "state.json").is_file():
+                self._stop_all()
+            self._delete_cloud_resources()
+            shutil.rmtree(self.directory)
+        self._progress(f"Deleted the local environment in {self.directory}")
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _missing(self) -> LocalEnvironmentError:
+        return LocalEnvironmentError(
+            f"No local environment in {self.directory}: run 'bosh local up"
+            f" --dir {self.directory}' first"
+        )
+
+    @contextlib.contextmanager
+    def _locked(self, *, create: bool) -> Iterator[None]:
+        """One ``up``/``down``/``delete`` at a time on the directory."""
+        if create:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.chmod(0o700)
+        with (self.directory / ".lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LocalEnvironmentError(
+                    f"Another 'bosh local' command is working on {self.directory}; wait for it"
+                ) from None
+            yield
+
+    def _target(self, state: LocalState) -> LocalTarget:
+        return LocalTarget(
+            environment=f"https://127.0.0.1:{state.ports.director}",
+            ca_cert=self.ca_cert,
+            client=ADMIN,
+            client_secret=state.secrets.admin_password,
+        )
+
+    def _director(self, target: LocalTarget) -> Director:
+        from bosh_core.client import Director
+
+        return Director(
+            target.environment,
+            ca_cert=str(target.ca_cert),
+            client=target.client,
+            client_secret=target.client_secret,
+        )
+
+    def _cpi_properties(self, state: LocalState) -> dict[str, Any]:
+        address = self.network.host_address
+        return {
+            "dir": str(self.cpi_dir),
+            "network_mode": self.network.mode,
+            "network_cidr": self.network.cidr,
+            "agent": {"mbus": f"nats://{address}:{state.ports.nats}"},
+            "registry": {
+                "endpoint": f"http://{address}:{state.ports.registry}",
+                "user": "registry",
+                "password": state.secrets.registry_password,
+            },
+        }
+
+    def _write_configs(self, state: LocalState) -> None:
+        """The director's and registry's configs, from the state (the same every time)."""
+        # Agents in VMs on the bridge reach the host's address, not its loopback.
+        bind = "0.0.0.0" if self.network.mode == "bridge" else "127.0.0.1"
+        address = self.network.host_address
+        secrets = state.secrets
+        director = {
+            "name": DIRECTOR_NAME,
+            "bind": bind,
+            "port": state.ports.director,
+            "data_dir": "director",
+            "workers": 2,
+            "cpi": {"type": "local", "name": "local", "properties": self._cpi_properties(state)},
+            "users": [{"name": ADMIN, "password": secrets.admin_password}],
+            "tls": {"alternative_names": [address]},
+            "blobstore": {
+                "provider": "local",
+                "port": state.ports.blobstore,
+                "address": address,
+                "director": {"user": "director", "password": secrets.blobstore_director_password},
+                "agent": {"user": "agent", "password": secrets.blobstore_agent_password},
+                "secret": secrets.blobstore_secret,
+            },
+        }
+        write_private(self.directory / "director.yml", dump_yaml(director))
+        registry = {
+            "http": {
+                "host": bind,
+                "port": state.ports.registry,
+                "user": "registry",
+                "password": secrets.registry_password,
+            },
+            "db": {"database": str(self.directory / "registry.db")},
+        }
+        write_private(self.directory / "registry.yml", dump_yaml(registry))
+
+    def _command(self, service: str, state: LocalState) -> list[str]:
+        if service == "nats":
+            return [
+                sys.executable, "-m", "bosh_core.local.nats_daemon", str(self.nats_dir),
+                "--port", str(state.ports.nats), "--address", self.network.host_address,
+                "--host", "0.0.0.0" if self.network.mode == "bridge" else "127.0.0.1",
+            ]  # fmt: skip
+        if service == "registry":
+            return [_console_script("bosh-registry"), "-c", str(self.directory / "registry.yml")]
+        return [_console_script("bosh-director"), "-c", str(self.directory / "director.yml")]
+
+    def _ensure_running(self, state: LocalState, service: str) -> LocalState:
+        record = state.processes.get(service)
+        if record is not None and is_running(record):
+            self._progress(f"Reusing the running {service} (pid {record.pid})")
+            return state
+        if record is not None:
+            # Dead, or its pid now belongs to another program: leftovers of its group go.
+            stop_daemon(record)
+        self._progress(f"Starting {service}")
+        record = start_daemon(
+            self._command(service, state),
+            log=self.logs_dir / f"{service}.log",
+            marker=str(self.directory),
+            cwd=self.directory,
+        )
+        state = state.with_process(service, record)
+        save_state(self.directory, state)  # recorded at once: down can stop it whatever happens
+        self._wait_ready(service, state, record)
+        self._progress(f"Started {service} (pid {record.pid})")
+        return state
+
+    def _wait_ready(self, service: str, state: LocalState, record: ProcessRecord) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while not self._answers(service, state):
+            if has_exited(record):
+                raise LocalEnvironmentError(
+                    f"The {service} exited while starting; {record.log} ends with:\n"
+                    + _log_tail(Path(record.log))
+                )
+            if time.monotonic() > deadline:
+                raise LocalEnvironmentError(
+                    f"The {service} did not answer within {_READY_TIMEOUT_S:.0f}s; see {record.log}"
+                )
+            time.sleep(_POLL_S)
+
+    def _answers(self, service: str, state: LocalState) -> bool:
+        if service == "nats":
+            return _accepts_connections(state.ports.nats)
+        if service == "registry":
+            return _accepts_connections(state.ports.registry)
+        if not self.ca_cert.is_file() or not _accepts_connections(state.ports.director):
+            return False
+        from bosh_core.client import ClientError
+
+        with self._director(self._target(state)) as director:
+            try:
+                director.info()
+            except ClientError:
+                return False
+        return True
+
+    def _stop_all(self) -> None:
+        state = load_state(self.directory)
+        assert state is not None  # the callers checked that the file exists
+        for service in reversed(_SERVICES):
+            record = state.processes.get(service)
+            if record is None:
+                continue
+            self._progress(f"Stopping {service} (pid {record.pid})")
+            stop_daemon(record)
+            state = state.with_process(service, None)
+            save_state(self.directory, state)
+        self._progress("Stopped every process of the local environment")
+
+    def _delete_cloud_resources(self) -> None:
+        """The local CPI's VMs (process trees, network namespaces) and disks."""
+        if not self.cpi_dir.is_dir():
+            return
+        from bosh_core.cpi.local import LocalCPI
+        from bosh_core.cpi.types import VMCID, CPIContext, DiskCID
+
+        state = load_state(self.directory)
+        properties = self._cpi_properties(state) if state else {"dir": str(self.cpi_dir)}
+        cpi = LocalCPI(properties, context=CPIContext())
+        vms_dir = self.cpi_dir / "vms"
+        for vm in sorted(vms_dir.iterdir()) if vms_dir.is_dir() else ():
+            self._progress(f"Deleting VM {vm.name}")
+            cpi.delete_vm(VMCID(vm.name))
+        for disk in sorted((self.cpi_dir / "disks").glob("*.json")):
+            self._progress(f"Deleting disk {disk.stem}")
+            cpi.delete_disk(DiskCID(disk.stem))

@@ -1,0 +1,170 @@
+"""`bosh local` end to end on real daemons: a director (SQLite, database queue, local
+blobstore, local CPI), the embedded TLS NATS and the registry, each in its own process
+group under one directory.
+
+The tests share one environment and run in file order, as a user would: up, up again,
+target it, lose a daemon, down, delete. The module fixture deletes whatever is left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bosh_core.client import Director
+from bosh_core.cpi.local import LocalCPI
+from bosh_core.cpi.types import CPIContext
+from bosh_core.local import LocalEnvironment, LocalEnvironmentError
+from bosh_core.local.processes import group_members
+from bosh_core.local.provisioning import STEMCELL_NAME
+from bosh_core.local.state import load_state
+
+BOSH = str(Path(sys.executable).with_name("bosh"))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+    def take(self) -> list[str]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+@pytest.fixture(scope="module")
+def progress() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="module")
+def environment(
+    tmp_path_factory: pytest.TempPathFactory, progress: Recorder
+) -> Iterator[LocalEnvironment]:
+    local = LocalEnvironment(tmp_path_factory.mktemp("local") / "env", progress=progress)
+    try:
+        yield local
+    finally:
+        local.delete()
+
+
+def _pids(local: LocalEnvironment) -> dict[str, int]:
+    state = load_state(local.directory)
+    assert state is not None
+    return {name: record.pid for name, record in state.processes.items()}
+
+
+def _director(local: LocalEnvironment) -> Director:
+    target = local.env()
+    return Director(
+        target.environment,
+        ca_cert=str(target.ca_cert),
+        client=target.client,
+        client_secret=target.client_secret,
+    )
+
+
+def test_up_starts_every_daemon_and_provisions_the_director(
+    environment: LocalEnvironment, progress: Recorder
+) -> None:
+    target = environment.up()
+
+    assert environment.running() == {"nats": True, "registry": True, "director": True}
+    lines = progress.take()
+    assert "Starting director" in lines
+    assert any(line.startswith("Making and uploading stemcell") for line in lines)
+    state_file = environment.directory / "state.json"
+    assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
+    assert target.client_secret not in repr(load_state(environment.directory))
+    with _director(environment) as director:
+        assert director.info().cpi == "local"
+        assert [s.name for s in director.stemcells()] == [STEMCELL_NAME]
+        assert [r.name for r in director.releases()] == ["hello"]
+        cloud = director.latest_config("cloud", "default")
+    assert cloud is not None
+    assert f"gateway: {environment.network.host_address}" in cloud.content
+    assert f"range: {environment.network.cidr}" in cloud.content
+
+
+def test_second_up_reuses_the_running_environment(
+    environment: LocalEnvironment, progress: Recorder
+) -> None:
+    before = _pids(environment)
+    environment.up()
+
+    assert _pids(environment) == before
+    lines = progress.take()
+    assert not any(line.startswith(("Starting", "Making", "Building", "Setting")) for line in lines)
+    assert "Release hello already uploaded" in lines
+    assert "Cloud-config already set" in lines
+
+
+def test_env_lets_the_cli_target_the_director(environment: LocalEnvironment) -> None:
+    script = f'eval "$("{BOSH}" local env --dir "$1")" && "{BOSH}" --json environment'
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("BOSH_")}
+    result = subprocess.run(
+        ["sh", "-c", script, "sh", str(environment.directory)],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"bosh-local"' in result.stdout
+    assert environment.env().client_secret not in result.stdout + result.stderr
+
+
+def test_up_restarts_a_dead_daemon_and_stops_its_leftovers(
+    environment: LocalEnvironment, progress: Recorder
+) -> None:
+    before = _pids(environment)
+    nats_group = before["nats"]
+    (nats_server,) = [pid for pid in group_members(nats_group) if pid != nats_group]
+    os.kill(nats_group, signal.SIGKILL)  # the holder only: its nats-server is orphaned
+    while nats_group in group_members(nats_group):
+        time.sleep(0.01)
+    environment.up()
+
+    after = _pids(environment)
+    assert after["nats"] != nats_group
+    assert nats_server not in group_members(nats_group)  # it held the port: gone
+    assert {k: v for k, v in after.items() if k != "nats"} == {
+        k: v for k, v in before.items() if k != "nats"
+    }
+    assert "Starting nats" in progress.take()
+    assert environment.running()["nats"]
+
+
+def test_down_stops_every_process_it_started(environment: LocalEnvironment) -> None:
+    groups = _pids(environment)
+    environment.down()
+
+    assert all(group_members(group) == [] for group in groups.values())
+    assert environment.running() == {"nats": False, "registry": False, "director": False}
+    assert environment.env().client == "admin"  # the state stays for the next up
+
+
+def test_delete_removes_disks_and_the_directory(environment: LocalEnvironment) -> None:
+    cpi = LocalCPI({"dir": str(environment.cpi_dir)}, context=CPIContext())
+    disk = cpi.create_disk(1, {}, None)
+    environment.up()  # delete also stops a running environment
+    groups = _pids(environment)
+
+    environment.delete()
+
+    assert not cpi.has_disk(disk)
+    assert not environment.directory.exists()
+    assert all(group_members(group) == [] for group in groups.values())
+    with pytest.raises(LocalEnvironmentError, match="bosh local up"):
+        environment.env()
