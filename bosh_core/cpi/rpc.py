@@ -55,6 +55,7 @@ from bosh_core.cpi.types import (
     StemcellCID,
 )
 from bosh_core.errors import BoshError
+from bosh_core.mappings import deep_merge
 
 __all__ = [
     "CONFIG_ENV",
@@ -159,7 +160,7 @@ def handle_request(
     if not isinstance(raw_context, dict):
         return _invalid_call("Context must be a Hash")
     context = _context_from_request(raw_context, parsed.get("api_version"))
-    merged = _deep_merge(
+    merged = deep_merge(
         properties, {k: v for k, v in raw_context.items() if k not in _RESERVED_CONTEXT}
     )
     logger.debug("%s request %s", method, context.request_id)
@@ -206,17 +207,6 @@ def _context_from_request(raw: Mapping[str, Any], api_version: Any) -> CPIContex
         api_version=api_version if isinstance(api_version, int) else 1,
         stemcell_api_version=stemcell_version if isinstance(stemcell_version, int) else None,
     )
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            merged[key] = _deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _result_to_wire(method: str, result: Any, api_version: int) -> Any:

@@ -20,31 +20,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bosh_core.director.errors import PropertyTypeError
+from bosh_core.mappings import deep_merge
 from bosh_core.models.manifest import Job
 from bosh_core.models.release import JobSpec
 
 __all__ = [
     "bind_job_properties",
     "bind_properties",
-    "deep_merge",
     "link_properties",
     "lookup_property",
     "provided_job_properties",
     "ruby_class_name",
 ]
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """`override` merged into `base`: maps merge key by key, anything else is replaced
-    (the director's ``Hash#recursive_merge``)."""
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            merged[key] = deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def provided_job_properties(

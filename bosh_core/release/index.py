@@ -42,6 +42,7 @@ __all__ = [
     "ArtifactCache",
     "ArtifactIndexStore",
     "IndexReporter",
+    "QuietReporter",
     "ReleaseIndexStore",
     "read_release_manifest",
 ]
@@ -59,6 +60,27 @@ class IndexReporter(Protocol):
         self, direction: str, description: str, digest: str, *, failed: bool
     ) -> None: ...
     def release_added(self, index: str, description: str, *, failed: bool) -> None: ...
+
+
+class QuietReporter:
+    """An `IndexReporter` that tells nobody (builds whose caller reports on its own)."""
+
+    def adding(self, kind: str, description: str) -> None:
+        pass
+
+    def added(self, kind: str, description: str, *, failed: bool) -> None:
+        pass
+
+    def transfer_started(self, direction: str, description: str, digest: str) -> None:
+        pass
+
+    def transfer_finished(
+        self, direction: str, description: str, digest: str, *, failed: bool
+    ) -> None:
+        pass
+
+    def release_added(self, index: str, description: str, *, failed: bool) -> None:
+        pass
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from bosh_core.bus.certs import agent_environment
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi import CPIContext
 from bosh_core.cpi.local import LocalCPI, make_stemcell
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import Release, ReleaseDir
 from bosh_core.templates import (
     InstanceJob,
@@ -50,16 +51,6 @@ pytestmark = [
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HOST_ADDRESS = "10.245.0.1"
 NETWORK = {"type": "manual", "netmask": "255.255.255.0", "gateway": HOST_ADDRESS}
-
-
-class QuietReporter:
-    def adding(self, kind: str, description: str) -> None: ...
-    def added(self, kind: str, description: str, *, failed: bool) -> None: ...
-    def transfer_started(self, direction: str, description: str, digest: str) -> None: ...
-    def transfer_finished(
-        self, direction: str, description: str, digest: str, *, failed: bool
-    ) -> None: ...
-    def release_added(self, index: str, description: str, *, failed: bool) -> None: ...
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from tests.cli.conftest import RunBosh
-from tests.core.release.conftest import QuietReporter
 
 TARBALL = "fixture-0+dev.1.tgz"
 ARCHIVE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

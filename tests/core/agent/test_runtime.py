@@ -15,9 +15,9 @@ from bosh_core.bus.certs import client_ssl_context
 from bosh_core.bus.embedded import EmbeddedNats
 from bosh_core.digest import file_digest
 from bosh_core.models.version import Version
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import ReleaseDir
 from tests.core.agent.conftest import RunningAgent
-from tests.core.release.conftest import QuietReporter
 
 HELLO_RELEASE = Path(__file__).parents[3] / "examples" / "hello-release"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import attrs
 
 from bosh_core.models.release import CompiledPackageRef
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import Release as BuiltRelease
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from tests.conftest import CONFORMANCE
-from tests.core.release.conftest import QuietReporter
 
 STEMCELL = "ubuntu-jammy/1.18"
 

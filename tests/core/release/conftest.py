@@ -8,30 +8,10 @@ from typing import Any
 
 import pytest
 
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import ReleaseDir
 
 OpenReleaseDir = Callable[..., ReleaseDir]
-
-
-class QuietReporter:
-    """An IndexReporter that tells nobody."""
-
-    def adding(self, kind: str, description: str) -> None:
-        pass
-
-    def added(self, kind: str, description: str, *, failed: bool) -> None:
-        pass
-
-    def transfer_started(self, direction: str, description: str, digest: str) -> None:
-        pass
-
-    def transfer_finished(
-        self, direction: str, description: str, digest: str, *, failed: bool
-    ) -> None:
-        pass
-
-    def release_added(self, index: str, description: str, *, failed: bool) -> None:
-        pass
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ from bosh_core.models.version import Version
 from bosh_core.release.index import (
     ArtifactCache,
     ArtifactIndexStore,
+    QuietReporter,
     ReleaseIndexStore,
     read_release_manifest,
 )
-from tests.core.release.conftest import OpenReleaseDir, QuietReporter
+from tests.core.release.conftest import OpenReleaseDir
 
 ARCHIVE = b"archive bytes"
 ARCHIVE_DIGEST = str(Digest.of_bytes(ARCHIVE))

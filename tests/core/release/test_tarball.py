@@ -22,9 +22,9 @@ from bosh_core.errors import (
     ReleaseTarballError,
 )
 from bosh_core.models.release import JobSpec, ReleaseManifest
+from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from bosh_core.release.tarball import TarballLimits, read_release_tarball
-from tests.core.release.conftest import QuietReporter
 
 
 @attrs.frozen
