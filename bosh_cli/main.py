@@ -110,6 +110,7 @@ _COMMAND_MODULES = {
     "update-config": "configs",
     "update-cpi-config": "configs",
     "update-runtime-config": "configs",
+    "deploy": "deploy",
 }
 _ALIASES = {
     "cr": "create-release",
@@ -141,6 +142,7 @@ _ALIASES = {
     "uc": "update-config",
     "ucc": "update-cloud-config",
     "urc": "update-runtime-config",
+    "d": "deploy",
 }
 
 

@@ -85,11 +85,14 @@ class AgentClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
+            attempt = loop.time()
             try:
                 if await self.send("ping", timeout=ping_timeout) == "pong":
                     return
             except AgentTimeoutError:
-                pass
+                # Before the agent subscribes NATS answers "no responders" at once: wait
+                # out the rest of the ping's time rather than spin.
+                await asyncio.sleep(max(0.0, attempt + ping_timeout - loop.time()))
             if loop.time() > deadline:
                 raise AgentTimeoutError(
                     f"Timed out pinging to '{self.agent_id}' after {within:g} seconds"

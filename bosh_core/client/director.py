@@ -66,6 +66,7 @@ RUNNING_STATES: Final = frozenset({"queued", "processing", "cancelling"})
 _POLL_INTERVAL: Final = 0.5
 _UPLOAD_CHUNK: Final = 1 << 20
 _TARBALL_CONTENT_TYPE: Final = "application/x-compressed"
+_YAML_CONTENT_TYPE: Final = "text/yaml"
 
 
 class ClientError(BoshError):
@@ -1045,6 +1046,46 @@ class Director:
             "DELETE", f"/deployments/{quote(name, safe='')}", _flags(force=force)
         )
 
+    # -- deploy ------------------------------------------------------------------------
+
+    def diff_deployment(
+        self, name: str, manifest_text: str, *, redact: bool = True
+    ) -> DeploymentDiff:
+        """What deploying `manifest_text` as deployment `name` would change; pass its
+        ``context`` to `deploy` so the deploy uses the configs this diff used. A diff the
+        director could not make has no lines and an ``error``."""
+        response = self._request(
+            "POST",
+            f"/deployments/{quote(name, safe='')}/diff",
+            params={"redact": "true" if redact else "false"},
+            content=manifest_text.encode(),
+            headers={"Content-Type": _YAML_CONTENT_TYPE},
+        )
+        try:
+            return DeploymentDiff.from_api(response.json())
+        except (ValueError, TypeError, IndexError) as error:
+            raise ClientError(f"Fetching diff result: {error}") from error
+
+    def deploy(
+        self,
+        manifest_text: str,
+        *,
+        options: DeployOptions | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Task:
+        """Deploy `manifest_text` (a ``create deployment`` task) with the configs named
+        by `context` (a `DeploymentDiff`'s; the director's current ones when None)."""
+        params = (options or DeployOptions()).query()
+        if context:
+            params["context"] = json.dumps(dict(context))
+        return self._start_task(
+            "POST",
+            "/deployments",
+            params,
+            content=manifest_text.encode(),
+            headers={"Content-Type": _YAML_CONTENT_TYPE},
+        )
+
     def cancel_tasks(
         self,
         *,
@@ -1059,10 +1100,13 @@ class Director:
             body["deployment"] = deployment
         self._request("POST", "/tasks/cancel", ok=(200, 204), json=body)
 
-    def _start_task(self, method: str, path: str, params: Mapping[str, str]) -> Task:
-        """A task-creating request: the director answers 302 to the task, read here (the
-        redirect is not followed blindly: httpx would repeat a DELETE on it)."""
-        response = self._request(method, path, ok=(302,), params=params, follow_redirects=False)
+    def _start_task(self, method: str, path: str, params: Mapping[str, str], **kwargs: Any) -> Task:
+        """A task-creating request (`kwargs`: its body, as httpx takes it): the director
+        answers 302 to the task, read here (the redirect is not followed blindly: httpx
+        would repeat a DELETE on it)."""
+        response = self._request(
+            method, path, ok=(302,), params=params, follow_redirects=False, **kwargs
+        )
         location = response.headers.get("location", "")
         task_id = location.rstrip("/").rsplit("/", 1)[-1]
         if not task_id.isdigit():
@@ -1144,8 +1188,76 @@ class ConfigDiff:
 
     def text(self) -> str:
         """The diff as the CLI prints it: ``+ ``, ``- `` or two spaces before each line."""
-        marks = {"added": "+ ", "removed": "- "}
-        return "".join(f"{marks.get(str(status), '  ')}{line}\n" for line, status in self.lines)
+        return _diff_text(self.lines)
+
+
+def _diff_text(lines: Sequence[tuple[str, str | None]]) -> str:
+    marks = {"added": "+ ", "removed": "- "}
+    return "".join(f"{marks.get(str(status), '  ')}{line}\n" for line, status in lines)
+
+
+__all__ += ["DeployOptions", "DeploymentDiff"]
+
+
+@attrs.frozen
+class DeploymentDiff:
+    """``POST /deployments/:d/diff``: lines as in `ConfigDiff`, the ids of the configs
+    the deploy would use (``context``), and the director's ``error`` when it could not
+    diff (then no lines: the reference CLI deploys anyway)."""
+
+    lines: tuple[tuple[str, str | None], ...]
+    context: Mapping[str, Any]
+    error: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> DeploymentDiff:
+        lines = tuple((str(line[0]), line[1]) for line in body.get("diff") or ())
+        error = body.get("error")
+        return cls(
+            lines=lines,
+            context=dict(body.get("context") or {}),
+            error=None if error is None else str(error),
+        )
+
+    def text(self) -> str:
+        """The diff as the CLI prints it (see `ConfigDiff.text`)."""
+        return _diff_text(self.lines)
+
+
+@attrs.frozen
+class DeployOptions:
+    """The ``bosh deploy`` flags the director takes. `skip_drain` holds ``*`` (every
+    instance) or instance groups and ``group/id`` slugs; `canaries` and `max_in_flight`
+    override every update block (``"2"`` or ``"25%"``); `recreate_vms_created_before` is
+    an RFC 3339 time and implies `recreate`."""
+
+    dry_run: bool = False
+    recreate: bool = False
+    recreate_persistent_disks: bool = False
+    recreate_vms_created_before: str | None = None
+    fix: bool = False
+    skip_drain: tuple[str, ...] = ()
+    canaries: str | None = None
+    max_in_flight: str | None = None
+    force_latest_variables: bool = False
+
+    def query(self) -> dict[str, str]:
+        """The query parameters of ``POST /deployments``, as the reference CLI sends them."""
+        params = _flags(
+            recreate=self.recreate or self.recreate_vms_created_before is not None,
+            recreate_persistent_disks=self.recreate_persistent_disks,
+            fix=self.fix,
+            dry_run=self.dry_run,
+            force_latest_variables=self.force_latest_variables,
+        )
+        values = {
+            "recreate_vms_created_before": self.recreate_vms_created_before,
+            "skip_drain": "*" if "*" in self.skip_drain else ",".join(self.skip_drain),
+            "canaries": self.canaries,
+            "max_in_flight": self.max_in_flight,
+        }
+        params.update({key: value for key, value in values.items() if value})
+        return params
 
 
 def _flags(**flags: bool) -> dict[str, str]:

@@ -679,3 +679,60 @@ class RuntimeInvalidDeploymentReleaseError(DirectorError):
     ``RuntimeInvalidDeploymentRelease``: 530003)."""
 
     error_code = 530003
+
+
+__all__ += ["DeploymentInvalidConfigReferenceError"]
+
+
+class DeploymentInvalidConfigReferenceError(DirectorError):
+    """``POST /deployments`` got a ``context`` naming a config id the director does not
+    have (BOSH's ``DeploymentInvalidConfigReference``: 190025, 400)."""
+
+    error_code = 190025
+    http_status = 400
+
+
+__all__ += [
+    "DeploymentPlanErrors",
+    "DeploymentUnknownTemplateError",
+    "InstanceGroupUnknownDiskTypeError",
+    "InstanceGroupUnknownVmExtensionError",
+    "InstanceGroupUnknownVmTypeError",
+]
+
+
+class InstanceGroupUnknownVmTypeError(DirectorError):
+    """An instance group names a vm type no cloud config has (BOSH's
+    ``InstanceGroupUnknownVmType``: 140004)."""
+
+    error_code = 140004
+
+
+class InstanceGroupUnknownDiskTypeError(DirectorError):
+    """An instance group names a disk type no cloud config has (BOSH's
+    ``InstanceGroupUnknownDiskType``: 140012)."""
+
+    error_code = 140012
+
+
+class InstanceGroupUnknownVmExtensionError(DirectorError):
+    """An instance group names a vm extension no cloud config has (a plain error in the
+    reference's cloud manifest parser: code 100)."""
+
+
+class DeploymentUnknownTemplateError(DirectorError):
+    """A job is not in the release version the manifest names (BOSH's
+    ``DeploymentUnknownTemplate``: 190011)."""
+
+    error_code = 190011
+
+
+class DeploymentPlanErrors(DirectorError):
+    """Several problems found while planning a deploy, reported together so one deploy
+    attempt shows them all (each line is the reference's message for it)."""
+
+    def __init__(self, deployment: str, errors: list[str]) -> None:
+        super().__init__(
+            f"Deployment '{deployment}' cannot be planned:\n  - " + "\n  - ".join(errors)
+        )
+        self.errors = tuple(errors)

@@ -1,7 +1,8 @@
 """``bosh-director -c director.yml``: migrate the database, then serve the API over HTTPS
 with the config's in-process task workers (and a local blobstore to agents).
 ``bosh-director worker -c director.yml``: one task worker as its own process (run several
-beside a director with ``workers: 0``)."""
+beside a director with ``workers: 0``; they need an external NATS, ``mbus.url``, since
+only the director process can authorize agents on its embedded one)."""
 
 from __future__ import annotations
 
@@ -77,9 +78,21 @@ def _run(
         from bosh_core.director.api.auth import BasicAuthenticator
         from bosh_core.director.workers import run_worker_process
 
+        if config.mbus is not None and config.mbus.embedded:
+            # Only the director process, which started nats-server, can authorize agents.
+            print(
+                "bosh-director: an embedded NATS (mbus.embedded) needs the task workers in"
+                " the director process (workers > 0); use an external NATS (mbus.url) to run"
+                " 'bosh-director worker' processes",
+                file=sys.stderr,
+            )
+            return 1
         director = Director(config, database, BasicAuthenticator(config.users))
         queues = [name for name in arguments.queues.split(",") if name]
-        ran = run_worker_process(director, index=arguments.index, queues=queues)
+        try:
+            ran = run_worker_process(director, index=arguments.index, queues=queues)
+        finally:
+            director.agents.stop()  # the bus connection, if a task opened one
         print(f"Worker {arguments.index} stopped after {ran} task(s)", flush=True)
         return 0
     from bosh_core.director.api import serve

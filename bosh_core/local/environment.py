@@ -2,15 +2,15 @@
 
     <dir>/state.json          ports, generated passwords, daemons (mode 0600)
     <dir>/director.yml        the director's config (mode 0600: it holds the passwords)
-    <dir>/director/           its data: SQLite database, blobstore, tasks, generated TLS
+    <dir>/director/           its data: SQLite database, blobstore, tasks, generated TLS,
+                              nats/ (its embedded NATS: CA, agent users, config, log)
     <dir>/local-cpi/          the local CPI's VMs, disks and stemcells
-    <dir>/nats/               the embedded NATS: CA, agent list, config, log
     <dir>/registry.yml, registry.db   the registry (for CPI v1 callers)
-    <dir>/logs/               director.log, nats.log, registry.log
+    <dir>/logs/               director.log, registry.log
     <dir>/hello-release/, stemcell.tgz, cache/   what ``up`` builds and uploads
 
-``up`` starts what is not running (a NATS holder, a registry and a director with
-in-process workers, SQLite and the database queue, each in its own process group), waits
+``up`` starts what is not running (a registry, and a director with in-process workers,
+SQLite, the database queue and its embedded NATS, each in its own process group), waits
 until each answers, then makes sure the director has the local stemcell, the sample
 release and a cloud-config for the local CPI's network. Everything it finds already
 there is reused, so ``up`` is idempotent. ``down`` stops the daemons (VMs keep running,
@@ -59,7 +59,9 @@ DEFAULT_SAMPLE_RELEASE = Path(__file__).resolve().parents[2] / "examples" / "hel
 DIRECTOR_NAME = "bosh-local"
 ADMIN = "admin"
 # Started in this order, stopped in the reverse one (the director needs the others).
-_SERVICES = ("nats", "registry", "director")
+# The director owns its NATS (``mbus: {embedded: true}``): only the process that started
+# nats-server can authorize a new VM's agent on it.
+_SERVICES = ("registry", "director")
 _READY_TIMEOUT_S = 60.0
 _POLL_S = 0.1
 
@@ -123,6 +125,12 @@ def _console_script(name: str) -> str:
     return str(script) if script.exists() else name
 
 
+def _retired(state: LocalState) -> list[str]:
+    """Recorded daemons that are no longer services, such as the NATS holder of
+    environments made before the director ran its own NATS: stopped by up and down."""
+    return [name for name in state.processes if name not in _SERVICES]
+
+
 def _accepts_connections(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
@@ -163,7 +171,8 @@ class LocalEnvironment:
 
     @property
     def nats_dir(self) -> Path:
-        return self.directory / "nats"
+        """The director's embedded NATS state (its ``data_dir/nats``)."""
+        return self.director_dir / "nats"
 
     @property
     def logs_dir(self) -> Path:
@@ -185,6 +194,8 @@ class LocalEnvironment:
                 state = LocalState.new()
                 save_state(self.directory, state)
             self._write_configs(state)
+            for service in _retired(state):
+                state = self._stop(state, service)
             for service in _SERVICES:
                 state = self._ensure_running(state, service)
                 save_state(self.directory, state)
@@ -301,6 +312,7 @@ class LocalEnvironment:
             "cpi": {"type": "local", "name": "local", "properties": self._cpi_properties(state)},
             "users": [{"name": ADMIN, "password": secrets.admin_password}],
             "tls": {"alternative_names": [address]},
+            "mbus": {"embedded": True, "port": state.ports.nats, "address": address},
             "blobstore": {
                 "provider": "local",
                 "port": state.ports.blobstore,
@@ -323,12 +335,6 @@ class LocalEnvironment:
         write_private(self.directory / "registry.yml", dump_yaml(registry))
 
     def _command(self, service: str, state: LocalState) -> list[str]:
-        if service == "nats":
-            return [
-                sys.executable, "-m", "bosh_core.local.nats_daemon", str(self.nats_dir),
-                "--port", str(state.ports.nats), "--address", self.network.host_address,
-                "--host", "0.0.0.0" if self.network.mode == "bridge" else "127.0.0.1",
-            ]  # fmt: skip
         if service == "registry":
             return [_console_script("bosh-registry"), "-c", str(self.directory / "registry.yml")]
         return [_console_script("bosh-director"), "-c", str(self.directory / "director.yml")]
@@ -369,8 +375,6 @@ class LocalEnvironment:
             time.sleep(_POLL_S)
 
     def _answers(self, service: str, state: LocalState) -> bool:
-        if service == "nats":
-            return _accepts_connections(state.ports.nats)
         if service == "registry":
             return _accepts_connections(state.ports.registry)
         if not self.ca_cert.is_file() or not _accepts_connections(state.ports.director):
@@ -387,15 +391,19 @@ class LocalEnvironment:
     def _stop_all(self) -> None:
         state = load_state(self.directory)
         assert state is not None  # the callers checked that the file exists
-        for service in reversed(_SERVICES):
-            record = state.processes.get(service)
-            if record is None:
-                continue
-            self._progress(f"Stopping {service} (pid {record.pid})")
-            stop_daemon(record)
-            state = state.with_process(service, None)
-            save_state(self.directory, state)
+        for service in [*_retired(state), *reversed(_SERVICES)]:
+            state = self._stop(state, service)
         self._progress("Stopped every process of the local environment")
+
+    def _stop(self, state: LocalState, service: str) -> LocalState:
+        record = state.processes.get(service)
+        if record is None:
+            return state
+        self._progress(f"Stopping {service} (pid {record.pid})")
+        stop_daemon(record)
+        state = state.with_process(service, None)
+        save_state(self.directory, state)
+        return state
 
     def _delete_cloud_resources(self) -> None:
         """The local CPI's VMs (process trees, network namespaces) and disks."""

@@ -3,8 +3,8 @@
 Each daemon is started through a short-lived ``sh`` with ``setsid``, so it leads its own
 session and process group (a Ctrl-C in the terminal that ran ``bosh local up`` does not
 reach it) and it is not a child of the starting process (which may exit at once).
-Stopping signals the whole process group - the director's task workers or the
-nats-server under its holder go with their parent - SIGTERM first, then SIGKILL, and
+Stopping signals the whole process group - the director's nats-server goes with its
+parent - SIGTERM first, then SIGKILL, and
 checks that no member of the group is left.
 """
 
@@ -112,7 +112,7 @@ def stop_daemon(record: ProcessRecord, *, grace: float = 10.0) -> None:
 
     While the leader runs the group is certainly ours and goes as a whole. Once the
     leader is gone its group id may be reused, so only leftovers whose command line
-    holds the marker (the nats-server of a killed holder) are stopped then.
+    holds the marker (the nats-server of a killed director) are stopped then.
     """
     whole_group = is_running(record)
 

@@ -91,23 +91,12 @@ def _stemcell(
     _follow(director, director.upload_stemcell_file(path).id, "upload stemcell")
 
 
-class _QuietIndexReporter:
-    """The release build's per-artifact lines are noise here: `up` reports one line."""
-
-    def adding(self, kind: str, description: str) -> None: ...
-    def added(self, kind: str, description: str, *, failed: bool) -> None: ...
-    def transfer_started(self, direction: str, description: str, digest: str) -> None: ...
-    def transfer_finished(
-        self, direction: str, description: str, digest: str, *, failed: bool
-    ) -> None: ...
-    def release_added(self, index: str, description: str, *, failed: bool) -> None: ...
-
-
 def _sample_release(
     environment: LocalEnvironment, director: Director, progress: Callable[[str], None]
 ) -> None:
     from bosh_core.client.uploads import write_release_for_upload
     from bosh_core.local.environment import LocalEnvironmentError
+    from bosh_core.release.index import QuietReporter
     from bosh_core.release.releasedir import ReleaseDir
 
     source = environment.sample_release
@@ -119,7 +108,7 @@ def _sample_release(
     if not copy.is_dir():
         shutil.copytree(source, copy)  # building writes dev_releases/ into the directory
     release_dir = ReleaseDir(
-        copy, cache_dir=environment.directory / "cache", reporter=_QuietIndexReporter()
+        copy, cache_dir=environment.directory / "cache", reporter=QuietReporter()
     )
     name = release_dir.default_name()
     if any(found.name == name for found in director.releases()):

@@ -15,7 +15,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio.to_thread
 import attrs
@@ -47,7 +47,7 @@ from bosh_core.director.queue import TaskQueue, open_queue
 from bosh_core.director.tasks.runner import TaskQueuer
 
 if TYPE_CHECKING:
-    from bosh_core.director.workers import WorkerPool
+    from bosh_core.director.agents import Agents
 
 __all__ = [
     "CONTEXT_ID_HEADER",
@@ -109,6 +109,13 @@ class Director:
         return TaskQueuer(self.database, self.queue, self.config.tasks_dir)
 
     @functools.cached_property
+    def agents(self) -> Agents:
+        """Agents over the config's ``mbus`` (started with the app when configured)."""
+        from bosh_core.director.agents import Agents
+
+        return Agents(self.config.mbus, state_dir=self.config.nats_dir, bind=self.config.bind)
+
+    @functools.cached_property
     def uuid(self) -> str:
         """The configured uuid, else the one kept in the database (made the first time)."""
         return self.config.uuid or _find_or_create_uuid(self.database)
@@ -142,17 +149,23 @@ def _find_or_create_uuid(database: Database) -> str:
         return str(stored)
 
 
-def _running(pool: WorkerPool) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """A lifespan hook running `pool` while the app serves (stopped after the last
-    request: running tasks finish first)."""
+class _Service(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def _running(service: _Service) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan hook running `service` (the workers, the agents' bus) while the app
+    serves (stopped after the last request: running tasks finish first)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        pool.start()
+        await anyio.to_thread.run_sync(service.start)
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(pool.stop)
+            await anyio.to_thread.run_sync(service.stop)
 
     return lifespan
 
@@ -187,6 +200,7 @@ def create_app(
     from bosh_core.director.api import (
         configs,
         deletions,
+        deploy,
         deployments,
         events,
         info,
@@ -202,6 +216,9 @@ def create_app(
     authenticator = BasicAuthenticator(config.users)
     director = Director(config, database, authenticator)
     lifespan = []
+    if config.mbus is not None:
+        # Before the workers (and stopped after them): tasks talk to agents over it.
+        lifespan.append(_running(director.agents))
     if run_workers and config.workers > 0:
         from bosh_core.director.workers import WorkerPool
 
@@ -216,6 +233,7 @@ def create_app(
             *configs.ROUTES,
             *uploads.ROUTES,
             *deletions.ROUTES,
+            *deploy.ROUTES,
             *deployments.ROUTES,
             *releases.ROUTES,
             *stemcells.ROUTES,

@@ -35,6 +35,13 @@
       ca_cert_path: config-server-ca.crt   # trusted CA (default: the system's)
       token: ...                 # a bearer token (e.g. from UAA), or:
       basic_auth: {user: director, password: ...}
+    mbus:                        # the NATS the director talks to agents over (default: none)
+      embedded: true             # a nats-server started and owned by the director process,
+      port: 4222                 # state (CA, agent users) under data_dir/nats; 0 picks a port
+      address: 10.0.0.6          # how agents reach it (default: bind, else 127.0.0.1)
+    # or an external NATS (agents' credentials are then the operator's to provide):
+    # mbus: {url: nats://10.0.0.6:4222, ca_cert: nats-ca.crt,
+    #        client_cert: director.crt, client_key: director.key}
 
 Only `load_config` reads files; library code receives the object.
 """
@@ -54,16 +61,19 @@ from bosh_core.serialization import load_yaml_as, structure
 from bosh_core.urls import redact_url
 
 __all__ = [
+    "DEFAULT_MBUS_PORT",
     "DEFAULT_PORT",
     "BlobstoreConfig",
     "ConfigServerConfig",
     "DirectorConfig",
     "LocalUser",
+    "MbusConfig",
     "TLSConfig",
     "load_config",
 ]
 
 DEFAULT_PORT = 25555
+DEFAULT_MBUS_PORT = 4222
 
 
 @attrs.frozen
@@ -126,6 +136,31 @@ def _hide_password(url: str | None) -> str:
 
 
 @attrs.frozen(kw_only=True)
+class MbusConfig:
+    """The message bus to agents (``mbus``): an embedded nats-server or an external one.
+
+    `embedded`: the director process starts nats-server on its `bind` address and
+    `port` (0: picked once, then kept) and authorizes each new VM's agent with its own
+    client certificate (`bosh_core.director.agents`). Agents dial `address`. Only the
+    process that started the server can reload it, so an embedded bus needs the task
+    workers inside the director (``workers`` > 0, no ``bosh-director worker``).
+
+    Otherwise `url` is an external NATS; the director connects with `client_cert` and
+    `client_key` (PEM paths) trusting `ca_cert`, or in clear without them. Agents'
+    certificates are then the operator's to provide (in the stemcell's or the CPI's
+    agent settings): the director neither issues them nor changes the server's users.
+    """
+
+    embedded: bool = False
+    port: int = DEFAULT_MBUS_PORT
+    address: str | None = None
+    url: str | None = attrs.field(default=None, repr=_hide_password)
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+@attrs.frozen(kw_only=True)
 class DirectorConfig:
     name: str = "bosh"
     port: int = DEFAULT_PORT
@@ -150,6 +185,7 @@ class DirectorConfig:
     # The built-in config server's key; an external one replaces the built-in one.
     encryption_key: str | None = attrs.field(default=None, repr=False)
     config_server: ConfigServerConfig | None = None
+    mbus: MbusConfig | None = None
 
     @property
     def database_url(self) -> str:
@@ -175,6 +211,11 @@ class DirectorConfig:
     def tls_dir(self) -> Path:
         """Where a generated CA and server certificate are kept."""
         return self.data_dir / "tls"
+
+    @property
+    def nats_dir(self) -> Path:
+        """The embedded NATS's state: its CA, the authorized agents, config and log."""
+        return self.data_dir / "nats"
 
 
 # --- the file's layout -----------------------------------------------------------------
@@ -221,6 +262,17 @@ class _ConfigServerDocument:
 
 
 @attrs.frozen
+class _MbusDocument:
+    embedded: bool = False
+    port: int = DEFAULT_MBUS_PORT
+    address: str | None = None
+    url: str | None = attrs.field(default=None, repr=False)
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+
+@attrs.frozen
 class _ConfigDocument:
     data_dir: str
     name: str = "bosh"
@@ -240,6 +292,7 @@ class _ConfigDocument:
     blobstore: _BlobstoreDocument = attrs.Factory(_BlobstoreDocument)
     encryption_key: str | None = attrs.field(default=None, repr=False)
     config_server: _ConfigServerDocument = attrs.Factory(_ConfigServerDocument)
+    mbus: _MbusDocument | None = None
 
 
 def load_config(path: str | Path) -> DirectorConfig:
@@ -281,6 +334,7 @@ def load_config(path: str | Path) -> DirectorConfig:
         default_cpi = None
     blobstore = _blobstore_config(document, tls=tls, problems=problems)
     config_server = _config_server_config(document.config_server, base=base, problems=problems)
+    mbus = _mbus_config(document.mbus, base=base, problems=problems)
     if document.encryption_key is not None and len(document.encryption_key) < 16:
         problems.append("encryption_key: give at least 16 characters")
     if problems:
@@ -307,6 +361,7 @@ def load_config(path: str | Path) -> DirectorConfig:
         blobstore=blobstore,
         encryption_key=document.encryption_key,
         config_server=config_server,
+        mbus=mbus,
     )
 
 
@@ -401,6 +456,37 @@ def _config_server_config(
         ca_cert=None if section.ca_cert_path is None else base / section.ca_cert_path,
         token=section.token,
         user=_blobstore_user(section.basic_auth),
+    )
+
+
+def _mbus_config(
+    section: _MbusDocument | None, *, base: Path, problems: list[str]
+) -> MbusConfig | None:
+    """The ``mbus`` section: embedded (port, address) or an external NATS's url and TLS
+    files (relative to the config's folder)."""
+    if section is None:
+        return None
+    if section.embedded == (section.url is not None):
+        problems.append("mbus: give 'embedded: true' or the 'url' of an external NATS")
+    if section.embedded and not 0 <= section.port < 65536:
+        problems.append(f"mbus: port {section.port} is not between 0 and 65535")
+    if section.url is not None and not section.url.startswith(("nats://", "tls://")):
+        problems.append("mbus: url must be nats://host:port")
+    tls_files = (section.ca_cert, section.client_cert, section.client_key)
+    if any(tls_files) and not all(tls_files):
+        problems.append("mbus: give ca_cert, client_cert and client_key together, or none")
+
+    def path(value: str | None) -> Path | None:
+        return None if value is None else base / value
+
+    return MbusConfig(
+        embedded=section.embedded,
+        port=section.port,
+        address=section.address,
+        url=section.url,
+        ca_cert=path(section.ca_cert),
+        client_cert=path(section.client_cert),
+        client_key=path(section.client_key),
     )
 
 

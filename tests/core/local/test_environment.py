@@ -1,5 +1,5 @@
 """`bosh local` end to end on real daemons: a director (SQLite, database queue, local
-blobstore, local CPI), the embedded TLS NATS and the registry, each in its own process
+blobstore, local CPI, its embedded TLS NATS) and the registry, each in its own process
 group under one directory.
 
 The tests share one environment and run in file order, as a user would: up, up again,
@@ -79,7 +79,7 @@ def test_up_starts_every_daemon_and_provisions_the_director(
 ) -> None:
     target = environment.up()
 
-    assert environment.running() == {"nats": True, "registry": True, "director": True}
+    assert environment.running() == {"registry": True, "director": True}
     lines = progress.take()
     assert "Starting director" in lines
     assert any(line.startswith("Making and uploading stemcell") for line in lines)
@@ -129,21 +129,24 @@ def test_up_restarts_a_dead_daemon_and_stops_its_leftovers(
     environment: LocalEnvironment, progress: Recorder
 ) -> None:
     before = _pids(environment)
-    nats_group = before["nats"]
-    (nats_server,) = [pid for pid in group_members(nats_group) if pid != nats_group]
-    os.kill(nats_group, signal.SIGKILL)  # the holder only: its nats-server is orphaned
-    while nats_group in group_members(nats_group):
+    director_group = before["director"]
+    (nats_server,) = [pid for pid in group_members(director_group) if pid != director_group]
+    os.kill(director_group, signal.SIGKILL)  # the director only: its nats-server is orphaned
+    while director_group in group_members(director_group):
         time.sleep(0.01)
     environment.up()
 
     after = _pids(environment)
-    assert after["nats"] != nats_group
-    assert nats_server not in group_members(nats_group)  # it held the port: gone
-    assert {k: v for k, v in after.items() if k != "nats"} == {
-        k: v for k, v in before.items() if k != "nats"
-    }
-    assert "Starting nats" in progress.take()
-    assert environment.running()["nats"]
+    assert after["director"] != director_group
+    assert nats_server not in group_members(director_group)  # it held the port: gone
+    assert after["registry"] == before["registry"]
+    assert "Starting director" in progress.take()
+    assert environment.running()["director"]
+    nats_conf = str(environment.nats_dir / "nats.conf")
+    assert any(  # the new director runs its own nats-server
+        nats_conf.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        for pid in group_members(after["director"])
+    )
 
 
 def test_down_stops_every_process_it_started(environment: LocalEnvironment) -> None:
@@ -151,7 +154,7 @@ def test_down_stops_every_process_it_started(environment: LocalEnvironment) -> N
     environment.down()
 
     assert all(group_members(group) == [] for group in groups.values())
-    assert environment.running() == {"nats": False, "registry": False, "director": False}
+    assert environment.running() == {"registry": False, "director": False}
     assert environment.env().client == "admin"  # the state stays for the next up
 
 

@@ -1,0 +1,168 @@
+"""The "Preparing deployment" part of a deploy (the reference's ``UpdateDeployment#perform``
+up to rendering), and the whole of a ``--dry-run`` deploy.
+
+Under ``lock:deployment:<name>``:
+
+1. a new variable set for the deployment (the deployment row is made if the API did
+   not make it yet); the manifest's ``variables:`` are generated into it and the
+   manifest, cloud and runtime configs are interpolated with it;
+2. stage "Preparing deployment", task "Preparing deployment": the planning inputs are
+   read from the database (`read_deployment_inputs`) and planned (`make_plan`);
+3. task "Rendering templates": the templates of every instance of the service groups
+   are rendered in one ruby process, every failure reported together; the plan takes
+   the configuration hashes (so it knows which instances' configuration changed).
+
+Nothing else is written: no IPs, VMs, compiled packages or rendered archives. The
+agents' states are not asked (no agent client here yet): existing instances have no
+``job_state``, which the update step fills before planning its changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from sqlalchemy import select
+
+from bosh_core.director.configs import parse_manifest
+from bosh_core.director.db.models import Deployment
+from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
+from bosh_core.director.locks import deployment_lock
+from bosh_core.director.tasks.events import EventLog
+from bosh_core.director.variables import VariableResolver, open_config_server
+from bosh_core.models.manifest import Lifecycle
+from bosh_core.planning.plan import DeployFlags, Plan, instances_to_render, make_plan
+from bosh_core.templates import RenderedInstance, TemplateRenderer
+
+if TYPE_CHECKING:
+    from bosh_core.director.api.app import Director
+
+__all__ = [
+    "DEPLOYMENT_LOCK_TIMEOUT",
+    "DeployOptions",
+    "PreparedDeployment",
+    "prepare_deployment",
+    "prepare_locked",
+]
+
+#: How long a deploy waits for the deployment's lock (the reference's 10 s).
+DEPLOYMENT_LOCK_TIMEOUT: Final = 10.0
+
+_STAGE = "Preparing deployment"
+
+
+@attrs.frozen(kw_only=True)
+class DeployOptions:
+    """A deploy's options: the flags planning uses, and those of this step."""
+
+    flags: DeployFlags = attrs.field(factory=DeployFlags)
+    dry_run: bool = False
+    force_latest_variables: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class PreparedDeployment:
+    """The plan (with configuration hashes), the rendered instances in plan order, and
+    the deploy's variable set."""
+
+    plan: Plan
+    rendered: tuple[RenderedInstance, ...]
+    variable_set_id: int
+
+
+def prepare_deployment(
+    director: Director,
+    manifest_text: str,
+    *,
+    options: DeployOptions,
+    event_log: EventLog,
+    task_id: int | str,
+    user: str = "admin",
+    renderer: TemplateRenderer | None = None,
+) -> PreparedDeployment:
+    """Take the deployment's lock and prepare the deploy of `manifest_text`. A dry run
+    is this and nothing more; a deploy that goes on holds the lock itself and calls
+    `prepare_locked`."""
+    document = parse_manifest(manifest_text, source="deployment manifest")
+    name = str(document.get("name", ""))
+    with director.locks.acquire(
+        deployment_lock(name),
+        timeout=DEPLOYMENT_LOCK_TIMEOUT,
+        task_id=task_id,
+        user=user,
+        deployment=name,
+    ):
+        return prepare_locked(
+            director, document, options=options, event_log=event_log, renderer=renderer
+        )
+
+
+def prepare_locked(
+    director: Director,
+    document: dict[str, Any],
+    *,
+    options: DeployOptions,
+    event_log: EventLog,
+    renderer: TemplateRenderer | None = None,
+) -> PreparedDeployment:
+    """`prepare_deployment` for a caller holding ``lock:deployment:<name>``.
+    `renderer` lets a caller reuse one ruby process across deploys."""
+    name = str(document.get("name", ""))
+    _ensure_deployment(director, name)
+    resolver = VariableResolver(
+        director.database,
+        open_config_server(director.config, director.database),
+        director_name=director.config.name,
+    )
+    variable_set_id = resolver.add_variable_set(name)
+    stage = event_log.stage(_STAGE, total=1)
+    with stage.track(_STAGE):
+        features = document.get("features") or {}
+        resolver.generate_values(
+            document.get("variables") or [],
+            variable_set_id=variable_set_id,
+            converge_variables=bool(features.get("converge_variables")),
+            force_latest=options.force_latest_variables,
+        )
+        manifest = resolver.interpolate(document, variable_set_id=variable_set_id)
+        inputs = read_deployment_inputs(
+            director.database,
+            manifest,
+            flags=options.flags,
+            interpolate_config=lambda config: resolver.interpolate(
+                config, variable_set_id=variable_set_id
+            ),
+        )
+        plan = make_plan(inputs)
+    if any(state.ignore for state in inputs.existing):
+        event_log.warn("You have ignored instances. They will not be changed.")
+    for warning in plan.warnings:
+        event_log.warn(warning)
+    with stage.track("Rendering templates"):
+        plan, rendered = _render(director, plan, renderer)
+    return PreparedDeployment(plan=plan, rendered=rendered, variable_set_id=variable_set_id)
+
+
+def _ensure_deployment(director: Director, name: str) -> None:
+    """The API makes the deployment row when it queues a deploy; a job run directly
+    (tests, scripts) makes it here."""
+    with director.database.write() as session:
+        if session.scalar(select(Deployment.id).where(Deployment.name == name)) is None:
+            session.add(Deployment(name=name))
+
+
+def _render(
+    director: Director, plan: Plan, renderer: TemplateRenderer | None
+) -> tuple[Plan, tuple[RenderedInstance, ...]]:
+    """Render the service groups' instances (errands render when they run) and give the
+    plan their configuration hashes. Raises RenderErrors listing every failure."""
+    templates = load_job_templates(director.database, director.blobstore, plan)
+    service = {g.name for g in plan.groups if g.lifecycle is Lifecycle.SERVICE}
+    wanted = [i for i in instances_to_render(plan, templates) if i.spec.name in service]
+    if renderer is not None:
+        rendered = renderer.render(wanted)
+    else:
+        with TemplateRenderer() as own:
+            rendered = own.render(wanted)
+    hashes = {instance.id: instance.configuration_hash for instance in rendered}
+    return plan.with_configuration_hashes(hashes), tuple(rendered)
