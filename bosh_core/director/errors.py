@@ -736,3 +736,14 @@ class DeploymentPlanErrors(DirectorError):
             f"Deployment '{deployment}' cannot be planned:\n  - " + "\n  - ".join(errors)
         )
         self.errors = tuple(errors)
+
+
+class DeploymentNotSupportedError(DirectorError):
+    """A deploy this director cannot carry out yet (it plans and renders, with
+    ``--dry-run``, but does not roll out onto VMs)."""
+
+    error_code = 100
+    http_status = 400
+
+
+__all__ += ["DeploymentNotSupportedError"]

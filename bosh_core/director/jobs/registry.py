@@ -19,6 +19,7 @@ from bosh_core.director.tasks.runner import JobContext, JobFunction
 if TYPE_CHECKING:
     from bosh_core.director.api.app import Director
     from bosh_core.director.cloud import Clouds
+    from bosh_core.planning.plan import DeployFlags
 
 __all__ = ["job_functions"]
 
@@ -31,6 +32,7 @@ def job_functions(director: Director) -> dict[str, JobFunction]:
         "delete_release": _delete_release,
         "delete_stemcell": _delete_stemcell,
         "delete_deployment": _delete_deployment,
+        "update_deployment": _update_deployment,
     }
     return {name: functools.partial(function, director) for name, function in functions.items()}
 
@@ -143,6 +145,56 @@ def _delete_deployment(director: Director, context: JobContext, payload: Mapping
         user=context.user,
         checkpoint=context.checkpoint,
         events=director.events,
+    )
+
+
+def _update_deployment(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    """``POST /deployments``: with ``dry_run`` the deployment is prepared (locked,
+    variables generated, planned, every template rendered) and nothing is changed. The
+    rollout onto VMs is not built yet: such a deploy fails before doing anything."""
+    from bosh_core.director.errors import DeploymentNotSupportedError
+    from bosh_core.director.jobs.prepare_deployment import DeployOptions, prepare_deployment
+
+    options = DeployOptions(
+        flags=_deploy_flags(payload),
+        dry_run=bool(payload.get("dry_run")),
+        force_latest_variables=bool(payload.get("force_latest_variables")),
+    )
+    if not options.dry_run:
+        raise DeploymentNotSupportedError(
+            "This director cannot create VMs for a deployment yet: deploy with --dry-run to"
+            " plan it and render its templates"
+        )
+    prepared = prepare_deployment(
+        director,
+        str(payload["manifest_text"]),
+        options=options,
+        event_log=context.event_log,
+        task_id=context.task_id,
+        user=context.user,
+    )
+    return f"/deployments/{prepared.plan.deployment}"
+
+
+def _deploy_flags(payload: Mapping[str, Any]) -> DeployFlags:
+    """The planning flags from the route's payload (query values as the CLI sent them)."""
+    import datetime as dt
+
+    from bosh_core.models.manifest import Amount
+    from bosh_core.planning.plan import DeployFlags
+
+    before = payload.get("recreate_vms_created_before")
+    skip_drain = str(payload.get("skip_drain") or "")
+    return DeployFlags(
+        recreate=bool(payload.get("recreate")),
+        recreate_vms_created_before=dt.datetime.fromisoformat(before) if before else None,
+        recreate_persistent_disks=bool(payload.get("recreate_persistent_disks")),
+        fix=bool(payload.get("fix")),
+        skip_drain=tuple(item for item in skip_drain.split(",") if item),
+        canaries=Amount.parse(payload["canaries"]) if payload.get("canaries") else None,
+        max_in_flight=(
+            Amount.parse(payload["max_in_flight"]) if payload.get("max_in_flight") else None
+        ),
     )
 
 

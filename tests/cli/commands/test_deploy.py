@@ -1,8 +1,8 @@
 """bosh deploy against a real director over TLS: the name check, release uploads, the
-diff, the confirmation and the queued task.
+diff, the confirmation and the queued task; and a dry run of the sample deployment.
 
-The director's ``update_deployment`` job is not these tests' subject (and may not be
-registered yet): they check the task the command queued and followed, not its outcome.
+Most tests check the task the command queued and followed, not its outcome (their
+manifest is not deployable); the last one checks a dry run of the sample end to end.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bosh_core.cpi.local import make_stemcell
+from bosh_core.local.provisioning import STEMCELL_NAME, cloud_config
 from tests.cli.commands.conftest import Env
 from tests.cli.conftest import RunBosh
+from tests.core.director.hello_release import ROOT, build_hello_tarball
 from tests.core.director.release_tarballs import Tarballs
 
 MANIFEST = """\
@@ -63,7 +66,7 @@ def test_the_diff_is_printed_and_the_deploy_queued_with_n(
     assert "hunter2" not in run.stdout
     assert "Continue? [yN]" not in run.stdout
     # The followed task: the job itself is not this test's subject.
-    assert re.findall(r"^Task (\d+)\b", run.stdout, re.MULTILINE) == ["1"]
+    assert re.findall(r"^Task (\d+)$", run.stdout, re.MULTILINE) == ["1"]
     assert _deploy_tasks(env) == [("create deployment (dry run)", "web")]
 
 
@@ -111,3 +114,34 @@ def test_releases_with_a_url_are_uploaded_unless_the_director_has_them(
     )
     assert "Release-Check skipped." in skipped.stdout
     assert len(_deploy_tasks(env)) == 3
+
+
+def test_a_dry_run_of_the_sample_plans_and_renders_it(
+    bosh: RunBosh, env: Env, tmp_path: Path
+) -> None:
+    """The sample release, a local stemcell and a local cloud-config on the director: a
+    dry run prepares the deployment (variables, plan, every template rendered) and
+    changes nothing; without --dry-run the director says it cannot roll out yet."""
+    tarball = build_hello_tarball(tmp_path)
+    stemcell = make_stemcell(tmp_path / "stemcell.tgz", name=STEMCELL_NAME)
+    cloud = tmp_path / "cloud.yml"
+    cloud.write_text(cloud_config(cidr="10.244.0.0/24", gateway="10.244.0.1"))
+    for command in (
+        ("upload-release", tarball),
+        ("upload-stemcell", stemcell),
+        ("-n", "update-cloud-config", cloud),
+    ):
+        assert bosh(*command, *env.args()).exit_code == 0
+    manifest = ROOT / "examples" / "hello-deployment.yml"
+
+    run = bosh("deploy", manifest, "-d", "hello", "-n", "--dry-run", *env.args())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "Preparing deployment: Preparing deployment" in run.stdout
+    assert "Preparing deployment: Rendering templates" in run.stdout
+    with env.director() as director:
+        [task] = [t for t in director.tasks(all_types=True) if "dry run" in t.description]
+        assert (task.state, task.result) == ("done", "/deployments/hello")
+
+    real = bosh("deploy", manifest, "-d", "hello", "-n", *env.args())
+    assert real.exit_code == 1
+    assert "cannot create VMs for a deployment yet" in real.stdout
