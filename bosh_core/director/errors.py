@@ -747,3 +747,13 @@ class DeploymentNotSupportedError(DirectorError):
 
 
 __all__ += ["DeploymentNotSupportedError"]
+
+
+class InstanceNotFoundError(DirectorError):
+    """No such instance in the deployment (BOSH's ``InstanceNotFound``: 70001, 404)."""
+
+    error_code = 70001
+    http_status = 404
+
+
+__all__ += ["InstanceNotFoundError"]
