@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 from sqlalchemy import select
 
 from bosh_core.agent.errors import AgentTimeoutError
@@ -22,78 +19,37 @@ from bosh_core.bus import BusConnectionError
 from bosh_core.bus.certs import MbusCert
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi.errors import VMCreationFailedError
-from bosh_core.cpi.local import LocalCPI, make_stemcell
-from bosh_core.cpi.types import VMCID, CPIContext
-from bosh_core.director.api import Director, DirectorConfig, create_app
-from bosh_core.director.api.config import MbusConfig
+from bosh_core.cpi.local import LocalCPI
+from bosh_core.cpi.types import VMCID
+from bosh_core.director.api import Director
 from bosh_core.director.cloud import Clouds
-from bosh_core.director.db import open_database
 from bosh_core.director.db.models import VM, Deployment, Instance
 from bosh_core.director.errors import InstanceNotFoundError
 from bosh_core.director.tasks.events import EventLog as TaskEventLog
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory
-from bosh_core.models.cloud_config import AvailabilityZone
 from bosh_core.models.cpi_config import load_cpi_configs
 from bosh_core.planning.changes import DesiredState, InstanceAction, InstanceChanges
 from bosh_core.planning.placement import InstanceStatus
 from bosh_core.planning.plan import InstancePlan, StemcellData
+from tests.core.director.agent_world import AZS, CPI_NAME, agent_world, needs_root
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0, reason="local CPI VMs with their own mount and PID namespaces need root"
-)
+pytestmark = needs_root
 
 DEPLOYMENT = "vms-test"
-CPI_NAME = "local-z1"
-AZS = (AvailabilityZone(name="z1", cpi=CPI_NAME),)
 NETWORK_PREFIX = "127.244.31"  # loopback mode: VMs share the host's network stack
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("vms")
-    config = DirectorConfig(
-        name="test-director",
-        data_dir=root / "data",
-        bind="127.0.0.1",
-        mbus=MbusConfig(embedded=True, port=0),
-    )
-    database = open_database(f"sqlite:///{root / 'bosh.db'}")
-    database.migrate()
-    app = create_app(config, database)
-    with database.write() as session:
-        session.add(Deployment(name=DEPLOYMENT))
-    made = make_stemcell(root / "stemcell.tgz", name="bosh-local-ubuntu", version="1")
-    with tarfile.open(made) as archive:
-        archive.extractall(root / "stemcell", filter="data")
-    try:
-        with TestClient(app):
-            director: Director = app.state.director
-            properties = {
-                "dir": str(root / "cpi"),
-                "network_mode": "loopback",
-                "network_cidr": f"{NETWORK_PREFIX}.0/24",
-                "agent": {"mbus": director.agents.agent_url},
-            }
-            cpi = LocalCPI(properties, context=CPIContext())
-            stemcell = cpi.create_stemcell(str(root / "stemcell" / "image"), {})
-            clouds = Clouds(
-                director_uuid=director.uuid,
-                default=None,
-                cpi_config=load_cpi_configs(
-                    {
-                        "local": {
-                            "cpis": [{"name": CPI_NAME, "type": "local", "properties": properties}]
-                        }
-                    }
-                ),
-            )
-            try:
-                yield {"director": director, "cpi": cpi, "stemcell": stemcell, "clouds": clouds}
-            finally:
-                for vm_cid in _cloud_vms(cpi):
-                    cpi.delete_vm(VMCID(vm_cid))
-    finally:
-        database.dispose()
+    with agent_world(
+        tmp_path_factory.mktemp("vms"), deployment=DEPLOYMENT, network_prefix=NETWORK_PREFIX
+    ) as made:
+        yield {
+            "director": made.director,
+            "cpi": made.cpi,
+            "stemcell": made.stemcell,
+            "clouds": made.clouds,
+        }
 
 
 def _cloud_vms(cpi: LocalCPI) -> list[str]:

@@ -1,0 +1,105 @@
+"""A director whose VMs have real agents: its embedded NATS, the local CPI (through a
+cpi-config naming it, serving AZ ``z1``) in loopback mode, and a stemcell uploaded to it.
+Shared by the tests that create VMs (VM factory, compilation, ...). Needs root."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from bosh_core.cpi.local import LocalCPI, make_stemcell
+from bosh_core.cpi.types import VMCID, CPIContext
+from bosh_core.director.api import Director, DirectorConfig, create_app
+from bosh_core.director.api.config import MbusConfig
+from bosh_core.director.cloud import Clouds
+from bosh_core.director.db import open_database
+from bosh_core.director.db.models import Deployment
+from bosh_core.models.cloud_config import AvailabilityZone
+from bosh_core.models.cpi_config import load_cpi_configs
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="local CPI VMs with their own mount and PID namespaces need root"
+)
+
+CPI_NAME = "local-z1"
+AZS = (AvailabilityZone(name="z1", cpi=CPI_NAME),)
+STEMCELL_NAME = "bosh-local-ubuntu"
+
+
+@attrs.frozen
+class AgentWorld:
+    director: Director
+    cpi: LocalCPI
+    stemcell: str  # its cid in the local CPI
+    clouds: Clouds
+
+    def cloud_vms(self) -> list[str]:
+        vms = self.cpi.config.dir / "vms"
+        return sorted(path.name for path in vms.iterdir()) if vms.is_dir() else []
+
+
+@contextlib.contextmanager
+def agent_world(root: Path, *, deployment: str, network_prefix: str) -> Iterator[AgentWorld]:
+    """The director (SQLite under `root`, deployment `deployment` recorded) running until
+    the block ends; VMs get addresses in ``<network_prefix>.0/24``. Every VM left in the
+    cloud is deleted at the end."""
+    config = DirectorConfig(
+        name="test-director",
+        data_dir=root / "data",
+        bind="127.0.0.1",
+        mbus=MbusConfig(embedded=True, port=0),
+    )
+    database = open_database(f"sqlite:///{root / 'bosh.db'}")
+    database.migrate()
+    app = create_app(config, database)
+    with database.write() as session:
+        if session.scalar(select(Deployment.id).where(Deployment.name == deployment)) is None:
+            session.add(Deployment(name=deployment))
+    made = make_stemcell(root / "stemcell.tgz", name=STEMCELL_NAME, version="1")
+    with tarfile.open(made) as archive:
+        archive.extractall(root / "stemcell", filter="data")
+    try:
+        with TestClient(app):
+            director: Director = app.state.director
+            properties = {
+                "dir": str(root / "cpi"),
+                "network_mode": "loopback",
+                "network_cidr": f"{network_prefix}.0/24",
+                "agent": {
+                    "mbus": director.agents.agent_url,
+                    # The agents share the director's own (local) blobstore directory.
+                    "blobstore": {
+                        "provider": "local",
+                        "options": {"blobstore_path": str(config.blobstore_dir)},
+                    },
+                },
+            }
+            cpi = LocalCPI(properties, context=CPIContext())
+            stemcell = cpi.create_stemcell(str(root / "stemcell" / "image"), {})
+            clouds = Clouds(
+                director_uuid=director.uuid,
+                default=None,
+                cpi_config=load_cpi_configs(
+                    {
+                        "local": {
+                            "cpis": [{"name": CPI_NAME, "type": "local", "properties": properties}]
+                        }
+                    }
+                ),
+            )
+            world = AgentWorld(director=director, cpi=cpi, stemcell=stemcell, clouds=clouds)
+            try:
+                yield world
+            finally:
+                for vm_cid in world.cloud_vms():
+                    cpi.delete_vm(VMCID(vm_cid))
+    finally:
+        database.dispose()
