@@ -1,14 +1,19 @@
-"""``GET /info``: who the director is and how to log in; answered without credentials."""
+"""``GET /info``: who the director is and how to log in, answered without credentials;
+``GET /director/certificate_expiry``: when the director's own certificates expire
+(``bosh env --details``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, get
 
 from bosh_core.director.api.app import DirectorDependency, director_version
+from bosh_core.director.api.tls import ensure_tls
 
-__all__ = ["ROUTES", "info"]
+__all__ = ["ROUTES", "certificate_expiry", "info"]
 
 
 @get("/info", sync_to_thread=True, summary="Director identity, version and login method")
@@ -35,4 +40,45 @@ def info(request: Request[Any, Any, Any], director: DirectorDependency) -> dict[
     }
 
 
-ROUTES = [info]
+@get(
+    "/director/certificate_expiry",
+    sync_to_thread=True,
+    summary="When the director's certificates expire: certificate_path, expiry, days_left",
+)
+def certificate_expiry(director: DirectorDependency) -> list[dict[str, Any]]:
+    """The API's certificate and the CA clients trust (and the embedded NATS's CA), each
+    named by its config path, as the reference names its job properties."""
+    tls = ensure_tls(director.config)
+    certificates: list[tuple[str, Path | None]] = [
+        ("tls.cert", tls.certificate),
+        ("tls.ca", tls.ca),
+    ]
+    if director.config.mbus is not None and director.config.mbus.embedded:
+        certificates.append(("mbus.ca", director.config.nats_dir / "ca.pem"))
+    now = dt.datetime.now(dt.UTC)
+    found = []
+    for name, path in certificates:
+        expiry = _not_after(path) if path is not None else None
+        if expiry is not None:
+            found.append(
+                {
+                    "certificate_path": name,
+                    "expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "days_left": (expiry - now).days,
+                }
+            )
+    return found
+
+
+def _not_after(path: Path) -> dt.datetime | None:
+    """The expiry of the first certificate in the PEM file at `path` (None if unreadable)."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return certificate.not_valid_after_utc
+
+
+ROUTES = [info, certificate_expiry]

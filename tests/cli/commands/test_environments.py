@@ -173,15 +173,16 @@ def test_unalias_env(bosh: RunBosh, aliased: str, config_path: Path) -> None:
     assert again.exit_code == 1 and f"alias {aliased} not found" in again.stderr
 
 
-def test_env_details_on_a_director_without_certificate_expiry(
+def test_env_details_lists_the_certificates_expiry(
     bosh: RunBosh,
     logged_in: str,
     config_path: Path,
 ) -> None:
     run = in_env(bosh, config_path, "env", "--details")
-    assert run.exit_code == 1
+    assert run.exit_code == 0, run.stderr
     assert "Name      test-director" in run.stdout  # the summary comes first, as in the reference
-    assert "Certificate expiry information not supported" in run.stderr
+    assert "CERTIFICATE EXPIRY DATE INFORMATION" in run.stdout
+    assert "tls.cert" in run.stdout
 
 
 def test_a_broken_config_file_is_named(bosh: RunBosh, served: Served, config_path: Path) -> None:  # noqa: F811

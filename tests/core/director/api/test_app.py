@@ -337,3 +337,16 @@ def test_huge_json_bodies_are_refused_before_they_are_read(
     response = admin.post(path, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
     assert admin.get("/tasks", params={"verbose": "2"}).json() == []
+
+
+def test_certificate_expiry_lists_the_directors_certificates(
+    admin: TestClient,  # type: ignore[type-arg]
+) -> None:
+    found = {
+        item["certificate_path"]: item for item in admin.get("/director/certificate_expiry").json()
+    }
+    assert sorted(found) == ["tls.ca", "tls.cert"]
+    for item in found.values():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", item["expiry"])
+        assert item["days_left"] > 300
+    assert admin.get("/director/certificate_expiry", auth=None).status_code == 401
