@@ -22,6 +22,7 @@ import pytest
 from bosh_core.blobstore.dav import DavBlobstore, DavConfig, blob_path
 from bosh_core.errors import BlobNotFoundError, BlobstoreError
 from tests.core.blobstore.conftest import AGENT, DIRECTOR, TLS, Served
+from tests.core.director.served import free_port
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
@@ -72,13 +73,6 @@ class Nginx:
     store: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def nginx(tmp_path: Path, tls: TLS) -> Iterator[Nginx]:
     assert NGINX is not None
@@ -89,7 +83,7 @@ def nginx(tmp_path: Path, tls: TLS) -> Iterator[Nginx]:
     (directory / "users").write_text(
         "".join(f"{user.name}:{{PLAIN}}{user.password}\n" for user in (DIRECTOR, AGENT))
     )
-    port = _free_port()
+    port = free_port()
     (directory / "nginx.conf").write_text(
         _SITE.format(
             user="user root;" if os.geteuid() == 0 else "",

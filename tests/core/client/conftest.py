@@ -4,20 +4,17 @@ events stored through the director's own modules."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
-import uvicorn
 
-from bosh_core.director.api import DirectorConfig, LocalUser, create_app, ensure_tls
+from bosh_core.director.api import DirectorConfig, LocalUser
 from bosh_core.director.db import Database, open_database
 from bosh_core.director.db.models import Task
 from bosh_core.director.tasks.output import TaskOutput
+from tests.core.director.served import free_port, serve_director
 
 ADMIN = ("admin", "s3cret-admin-pw")
 
@@ -66,16 +63,9 @@ class Served:
             task.timestamp = dt.datetime.now(dt.UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    port = _free_port()
+    port = free_port()
     config = DirectorConfig(
         name="test-director",
         data_dir=tmp_path / "director",
@@ -87,29 +77,5 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )
     database = open_database(f"sqlite:///{tmp_path / 'bosh.db'}")
     database.migrate()
-    tls = ensure_tls(config)
-    assert tls.ca is not None
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, database),
-            host="127.0.0.1",
-            port=port,
-            ssl_certfile=str(tls.certificate),
-            ssl_keyfile=str(tls.private_key),
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield Served(f"https://127.0.0.1:{port}", tls.ca, database, config.data_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        database.dispose()
+    with serve_director(config, database) as (url, ca):
+        yield Served(url, ca, database, config.data_dir)

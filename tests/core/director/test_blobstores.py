@@ -3,7 +3,6 @@ local store served to agents (a real agent-side client over HTTPS)."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import urllib.request
 from pathlib import Path
@@ -24,6 +23,7 @@ from bosh_core.director.blobstores import (
     sign_url,
 )
 from bosh_core.errors import BlobNotFoundError, BlobstoreError, ConfigError
+from tests.core.director.served import free_port
 
 SECTION = """
 blobstore:
@@ -124,19 +124,12 @@ def test_agents_get_the_agent_user_and_never_the_secret(tmp_path: Path) -> None:
         agent_blobstore_settings(closed, ca_certificate="CA PEM")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_agents_reach_the_directors_local_blobstore_over_https(tmp_path: Path) -> None:
     loaded = _load(tmp_path, SECTION)
     config = attrs.evolve(
         loaded,
         bind="127.0.0.1",
-        blobstore=attrs.evolve(loaded.blobstore, address=None, port=_free_port()),
+        blobstore=attrs.evolve(loaded.blobstore, address=None, port=free_port()),
     )
     tls = ensure_tls(config)
     assert tls.ca is not None
