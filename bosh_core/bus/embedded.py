@@ -26,11 +26,9 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from bosh_core.bus import BusError
 from bosh_core.bus.certs import (
@@ -127,7 +125,6 @@ class EmbeddedNats:
         self._lock = threading.RLock()
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
-        self._monitor_url: str | None = None
         self._ca: CertificateAuthority | None = None
         self._agents: set[str] = set()
 
@@ -337,7 +334,6 @@ class EmbeddedNats:
         port = -1 if self._port is None else self._port
         config = f"""# Written by bosh_core.bus.embedded; rewritten on every agent change.
 listen: {_quote(f"{self.host}:{port}")}
-http: "127.0.0.1:-1"
 ports_file_dir: {_quote(str(self.state_dir))}
 max_payload: {_MAX_PAYLOAD}
 tls {{
@@ -367,24 +363,25 @@ authorization {{
             time.sleep(_POLL)
         ports = json.loads(ports_file.read_text())
         self._port = int(ports["nats"][0].rsplit(":", 1)[1])
-        self._monitor_url = ports["monitoring"][0]
         (self.state_dir / "port").write_text(str(self._port))
         # Later configs (reloads) must name the port actually bound: nats-server cannot
         # change its listen address on reload.
         self._write_config()
 
-    def _config_load_time(self) -> str:
-        with urllib.request.urlopen(f"{self._monitor_url}/varz", timeout=5) as response:
-            varz: dict[str, Any] = json.load(response)
-        return str(varz["config_load_time"])
-
     def _reload(self) -> None:
+        # nats-server logs "Reloaded server configuration" only once the reload is complete,
+        # accounts and client permissions included; its varz config_load_time changes
+        # earlier, and a client subscribing in between may lose its subscription.
+        log = self.state_dir / "nats-server.log"
+        logged_before = log.stat().st_size
         assert self._process is not None
-        before = self._config_load_time()
         self._process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + self._start_timeout
-        while self._config_load_time() == before:
-            if time.monotonic() > deadline:
+        while True:
+            logged = _read_from(log, logged_before)
+            if "Reloaded server configuration" in logged:
+                break
+            if "Failed to reload" in logged or time.monotonic() > deadline:
                 raise BusError(f"nats-server did not reload its config:\n{self._log_tail()}")
             time.sleep(_POLL)
         logger.info("nats-server reloaded with %d agents", len(self._agents))
@@ -394,3 +391,9 @@ authorization {{
         if not path.is_file():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read().decode(errors="replace")
