@@ -53,7 +53,7 @@ async def _run(args: argparse.Namespace) -> None:
     actions = Actions(
         settings,
         base_dir=base_dir,
-        blobstore=blobstore_from_settings(settings.blobstore, base_dir=base_dir),
+        blobstore=blobstore_from_settings(settings.active_blobstore, base_dir=base_dir),
         supervisor=supervisor,
         on_shutdown=lambda: runtime.stop(),
     )

@@ -55,6 +55,13 @@ class MbusEnv:
 
 
 @attrs.frozen
+class BlobstoreSettings:
+    provider: str
+    # Options hold credentials (a DAV password, S3 keys): never shown.
+    options: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
 class BoshEnv:
     password: str = attrs.field(default="", repr=False)
     keep_root_password: bool = False
@@ -63,18 +70,13 @@ class BoshEnv:
     mbus: MbusEnv = attrs.field(factory=MbusEnv)
     ntp: list[str] = attrs.field(factory=list)
     parallel: int | None = None
+    # The director's blobstores for this agent: they win over the settings' own.
+    blobstores: list[BlobstoreSettings] = attrs.field(factory=list)
 
 
 @attrs.frozen
 class Env:
     bosh: BoshEnv = attrs.field(factory=BoshEnv)
-
-
-@attrs.frozen
-class BlobstoreSettings:
-    provider: str
-    # Options hold credentials (a DAV password, S3 keys): never shown.
-    options: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
 @attrs.frozen
@@ -121,6 +123,12 @@ class Settings:
     @property
     def mbus_cert(self) -> MbusCert | None:
         return self.env.bosh.mbus.cert
+
+    @property
+    def active_blobstore(self) -> BlobstoreSettings:
+        """The first of the director's ``env.bosh.blobstores`` (what a director hands its
+        agents in create_vm's env), else the settings' ``blobstore``."""
+        return next(iter(self.env.bosh.blobstores), self.blobstore)
 
 
 @attrs.frozen

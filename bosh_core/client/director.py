@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
@@ -58,6 +58,7 @@ __all__ += [
     "ReleaseVersionSummary",
     "Stemcell",
 ]
+__all__ += ["DiskUsage", "MemoryUsage", "ProcessInfo", "VMInfo", "VMVitals"]
 
 DEFAULT_PORT: Final = 25555
 RUNNING_STATES: Final = frozenset({"queued", "processing", "cancelling"})
@@ -563,6 +564,184 @@ class InstanceRecord:
         )
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None or value == "" else float(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@attrs.frozen
+class MemoryUsage:
+    """Memory or swap in use, as the agent reports it (text: ``"12.5"``, ``"20480"``)."""
+
+    kb: str = ""
+    percent: str = ""
+
+    @classmethod
+    def from_api(cls, body: Any) -> MemoryUsage:
+        body = body if isinstance(body, Mapping) else {}
+        return cls(kb=_text(body.get("kb")), percent=_text(body.get("percent")))
+
+
+@attrs.frozen
+class DiskUsage:
+    """A disk's use in percent of its space and of its inodes (text, as reported)."""
+
+    percent: str = ""
+    inode_percent: str = ""
+
+    @classmethod
+    def from_api(cls, body: Any) -> DiskUsage:
+        body = body if isinstance(body, Mapping) else {}
+        return cls(
+            percent=_text(body.get("percent")), inode_percent=_text(body.get("inode_percent"))
+        )
+
+
+@attrs.frozen
+class VMVitals:
+    """A VM's vitals from its agent: load averages, CPU percentages, memory, swap, the
+    use of its ``system``, ``ephemeral`` and ``persistent`` disks, uptime."""
+
+    load: tuple[str, ...] = ()
+    cpu_user: str = ""
+    cpu_sys: str = ""
+    cpu_wait: str = ""
+    mem: MemoryUsage = MemoryUsage()
+    swap: MemoryUsage = MemoryUsage()
+    disks: Mapping[str, DiskUsage] = attrs.field(factory=dict)
+    uptime_secs: int | None = None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> VMVitals:
+        cpu = body.get("cpu") or {}
+        return cls(
+            load=tuple(_text(value) for value in body.get("load") or ()),
+            cpu_user=_text(cpu.get("user")),
+            cpu_sys=_text(cpu.get("sys")),
+            cpu_wait=_text(cpu.get("wait")),
+            mem=MemoryUsage.from_api(body.get("mem")),
+            swap=MemoryUsage.from_api(body.get("swap")),
+            disks={
+                str(name): DiskUsage.from_api(usage)
+                for name, usage in (body.get("disk") or {}).items()
+            },
+            uptime_secs=_optional_int((body.get("uptime") or {}).get("secs")),
+        )
+
+
+@attrs.frozen
+class ProcessInfo:
+    """One supervised process on a VM, with its own vitals when the agent gave them."""
+
+    name: str
+    state: str
+    uptime_secs: int | None = None
+    mem_kb: int | None = None
+    mem_percent: float | None = None
+    cpu_total: float | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == "running"
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ProcessInfo:
+        mem = body.get("mem") or {}
+        return cls(
+            name=_text(body.get("name")),
+            state=_text(body.get("state")),
+            uptime_secs=_optional_int((body.get("uptime") or {}).get("secs")),
+            mem_kb=_optional_int(mem.get("kb")),
+            mem_percent=_optional_float(mem.get("percent")),
+            cpu_total=_optional_float((body.get("cpu") or {}).get("total")),
+        )
+
+
+@attrs.frozen
+class VMInfo:
+    """An instance (``bosh instances``) or one of its VMs (``bosh vms``) as the director
+    and the VM's agent see it: one line of a ``vms`` task's result, from
+    ``?format=full``. `job_state` is the agent's (``running``, ``failing``...,
+    ``unresponsive agent``; None without a VM); `state` what the operator asked for."""
+
+    deployment: str
+    id: str
+    job_name: str
+    index: int | None
+    az: str | None
+    state: str
+    job_state: str | None
+    vm_cid: str | None
+    agent_id: str | None
+    active: bool | None
+    vm_type: str | None
+    ips: tuple[str, ...]
+    disk_cids: tuple[str, ...]
+    bootstrap: bool
+    ignore: bool
+    vm_created_at: dt.datetime | None
+    cloud_properties: Mapping[str, Any]
+    stemcell_name: str | None
+    stemcell_version: str | None
+    stemcell_api_version: int | None
+    vitals: VMVitals | None
+    processes: tuple[ProcessInfo, ...]
+
+    @property
+    def process_state(self) -> str:
+        """The state the CLI shows: the agent's, except ``running`` without processes
+        (nothing supervised), which says nothing and is shown empty."""
+        state = self.job_state or ""
+        return state if state != "running" or self.processes else ""
+
+    @property
+    def is_running(self) -> bool:
+        """Running with every process running (``bosh instances --failing`` hides these)."""
+        return self.process_state == "running" and all(p.is_running for p in self.processes)
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any], *, deployment: str) -> VMInfo:
+        """One result line; a single ``disk_cid`` stands for ``disk_cids`` when those
+        are missing (older directors)."""
+        created = body.get("vm_created_at")
+        stemcell = body.get("stemcell") or {}
+        vitals = body.get("vitals")
+        disk_cids = tuple(str(cid) for cid in body.get("disk_cids") or ())
+        if not disk_cids and body.get("disk_cid"):
+            disk_cids = (str(body["disk_cid"]),)
+        return cls(
+            deployment=deployment,
+            id=_text(body.get("id")),
+            job_name=_text(body.get("job_name")),
+            index=_optional_int(body.get("index")),
+            az=body.get("az"),
+            state=_text(body.get("state")),
+            job_state=body.get("job_state"),
+            vm_cid=body.get("vm_cid"),
+            agent_id=body.get("agent_id"),
+            active=body.get("active"),
+            vm_type=body.get("vm_type") or body.get("resource_pool"),
+            ips=tuple(str(ip) for ip in body.get("ips") or ()),
+            disk_cids=disk_cids,
+            bootstrap=bool(body.get("bootstrap")),
+            ignore=bool(body.get("ignore")),
+            vm_created_at=dt.datetime.fromisoformat(created) if created else None,
+            cloud_properties=dict(body.get("cloud_properties") or {}),
+            stemcell_name=stemcell.get("name"),
+            stemcell_version=stemcell.get("version"),
+            stemcell_api_version=_optional_int(stemcell.get("api_version")),
+            vitals=VMVitals.from_api(vitals) if isinstance(vitals, Mapping) else None,
+            processes=tuple(ProcessInfo.from_api(p) for p in body.get("processes") or ()),
+        )
+
+
 def normalize_url(environment: str) -> str:
     """``10.0.0.6`` -> ``https://10.0.0.6:25555``: https, the director's port by default."""
     text = environment.strip()
@@ -815,6 +994,41 @@ class Director:
         """Every VM of the deployment, inactive ones too, from the director's database."""
         found = self._json(f"/deployments/{deployment}/vms")
         return [InstanceRecord.from_api(item) for item in found]
+
+    def instance_infos(self, deployment: str) -> list[VMInfo]:
+        """Every instance of the deployment, also those without a VM, with what its
+        agent says (a ``vms`` task the director runs; this waits for its end)."""
+        return self._vm_infos(deployment, "instances")
+
+    def vm_infos(self, deployment: str) -> list[VMInfo]:
+        """Every VM of the deployment, inactive ones too, with what its agent says."""
+        return self._vm_infos(deployment, "vms")
+
+    def start_vm_infos(self, deployment: str, resource: Literal["instances", "vms"]) -> Task:
+        """Queue the ``vms`` task behind `instance_infos` (`resource` ``instances``) or
+        `vm_infos` (``vms``), to follow it yourself; then read `vm_infos_result`."""
+        if not deployment:
+            raise ClientError("Expected non-empty deployment name")
+        path = f"/deployments/{quote(deployment, safe='')}/{resource}"
+        return self._start_task("GET", path, {"format": "full"})
+
+    def vm_infos_result(self, task_id: int, deployment: str) -> list[VMInfo]:
+        """The lines of a finished ``vms`` task of `deployment`."""
+        text = self.task_output(task_id, "result").data.decode()
+        try:
+            return [
+                VMInfo.from_api(json.loads(line), deployment=deployment)
+                for line in text.splitlines()
+                if line.strip()
+            ]
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ClientError(f"Unmarshaling the result of task {task_id}: {error}") from error
+
+    def _vm_infos(self, deployment: str, resource: Literal["instances", "vms"]) -> list[VMInfo]:
+        task = self.follow_task(self.start_vm_infos(deployment, resource).id)
+        if not task.succeeded:
+            raise ClientError(f"Expected task '{task.id}' to succeed but state is '{task.state}'")
+        return self.vm_infos_result(task.id, deployment)
 
     def releases(self) -> list[ReleaseVersionSummary]:
         """Every version of every release, releases by name, versions oldest first."""

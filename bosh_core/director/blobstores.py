@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SIGNED_URL_EXPIRY",
     "agent_blobstore_settings",
+    "agent_blobstores",
     "agent_endpoint",
     "open_blobstore",
     "serve_local_blobstore",
@@ -105,6 +106,23 @@ def agent_blobstore_settings(
     elif "tls" in blobstore.options:
         options["tls"] = blobstore.options["tls"]
     return BlobstoreSettings(provider="dav", options=options)
+
+
+def agent_blobstores(config: DirectorConfig) -> list[dict[str, Any]]:
+    """create_vm's ``env.bosh.blobstores``: the blobstore agents of this director use
+    (trusting the director's CA for the served local one); empty when the config gives
+    agents no way in, and the CPI's agent settings name their blobstore instead."""
+    blobstore = config.blobstore
+    if blobstore.provider != "s3" and blobstore.agent is None and not blobstore.secret:
+        return []
+    ca_certificate = None
+    if blobstore.provider == "local":
+        from bosh_core.director.api.tls import ensure_tls
+
+        ca = ensure_tls(config).ca
+        ca_certificate = ca.read_text() if ca is not None else None
+    settings = agent_blobstore_settings(config, ca_certificate=ca_certificate)
+    return [{"provider": settings.provider, "options": dict(settings.options)}]
 
 
 def sign_url(

@@ -738,17 +738,6 @@ class DeploymentPlanErrors(DirectorError):
         self.errors = tuple(errors)
 
 
-class DeploymentNotSupportedError(DirectorError):
-    """A deploy this director cannot carry out yet (it plans and renders, with
-    ``--dry-run``, but does not roll out onto VMs)."""
-
-    error_code = 100
-    http_status = 400
-
-
-__all__ += ["DeploymentNotSupportedError"]
-
-
 class InstanceNotFoundError(DirectorError):
     """No such instance in the deployment (BOSH's ``InstanceNotFound``: 70001, 404)."""
 

@@ -9,6 +9,11 @@ Events are rows of ``events``. An event that ends another (a lock ``release`` fo
     events.record(..., parent_id=start.id, error="...")
     [e.to_api() for e in events.list(deployment="cf")]    # GET /events, newest first
 
+The pair is usually recorded around a block: ``with events.audited(user=..., action=
+"delete", object_type="vm", object_name=cid): ...`` records the start, and the end when
+the block ends, with the error if it raised. What ends elsewhere (a lock, released by
+another call) keeps the `AuditedAction` of `EventLog.begin` and calls its ``end``.
+
 ``GET /events`` returns at most `EVENT_PAGE_SIZE` events; the next page is asked with
 ``before_id`` = the last id seen.
 """
@@ -16,9 +21,10 @@ Events are rows of ``events``. An event that ends another (a lock ``release`` fo
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -31,8 +37,10 @@ from bosh_core.director.errors import ValidationInvalidType
 
 __all__ = [
     "EVENT_PAGE_SIZE",
+    "AuditedAction",
     "EventLog",
     "EventRecord",
+    "TaskAudit",
     "add_event",
     "parse_event_time",
 ]
@@ -138,6 +146,64 @@ def add_event(
     return EventRecord.from_row(row)
 
 
+@attrs.define
+class AuditedAction:
+    """An action whose start event is recorded (`start_id`: None when events are off);
+    `end` records its end. `object_name` and `context` may be set meanwhile: a new VM's
+    cid is known only once the VM exists, a deployment's releases after its deploy."""
+
+    _events: EventLog
+    _fields: Mapping[str, Any]
+    object_name: str | None
+    start_id: int | None
+    context: Mapping[str, Any] | None = None
+
+    def end(self, *, action: str | None = None, error: object | None = None) -> EventRecord | None:
+        """Record the end: the start's fields, the current `object_name`, the start in
+        ``parent_id`` and `error` (the exception the action failed with) if any. `action`
+        names an end that is an action of its own (a lock's ``release`` ends its
+        ``acquire``)."""
+        fields = {**self._fields, "action": action or self._fields["action"]}
+        return self._events.record(
+            **fields,
+            object_name=self.object_name,
+            context=self.context,
+            parent_id=self.start_id,
+            error=error,
+        )
+
+
+@attrs.frozen
+class TaskAudit:
+    """The audit events of one task's work on one deployment: `audited` fills in who
+    runs the task, its id and the deployment."""
+
+    events: EventLog
+    user: str
+    task: int | str | None
+    deployment: str | None = None
+
+    def audited(
+        self,
+        *,
+        action: str,
+        object_type: str,
+        object_name: str | None = None,
+        instance: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> contextlib.AbstractContextManager[AuditedAction]:
+        return self.events.audited(
+            user=self.user,
+            action=action,
+            object_type=object_type,
+            object_name=object_name,
+            task=self.task,
+            deployment=self.deployment,
+            instance=instance,
+            context=context,
+        )
+
+
 class EventLog:
     """Events of one director database. With ``enabled=False`` (the director's
     ``record_events: false``) nothing is stored and `record` returns None."""
@@ -179,6 +245,65 @@ class EventLog:
                 parent_id=parent_id,
                 timestamp=timestamp,
             )
+
+    def begin(
+        self,
+        *,
+        user: str,
+        action: str,
+        object_type: str,
+        object_name: str | None = None,
+        task: int | str | None = None,
+        deployment: str | None = None,
+        instance: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> AuditedAction:
+        """Record the start of `action` (with `context`, which its end repeats unless
+        changed); the returned `AuditedAction` records its end."""
+        fields: dict[str, Any] = {
+            "user": user,
+            "action": action,
+            "object_type": object_type,
+            "task": task,
+            "deployment": deployment,
+            "instance": instance,
+        }
+        start = self.record(**fields, object_name=object_name, context=context)
+        return AuditedAction(
+            self, fields, object_name, None if start is None else start.id, context
+        )
+
+    @contextlib.contextmanager
+    def audited(
+        self,
+        *,
+        user: str,
+        action: str,
+        object_type: str,
+        object_name: str | None = None,
+        task: int | str | None = None,
+        deployment: str | None = None,
+        instance: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Iterator[AuditedAction]:
+        """`begin` the action, and end it when the block ends (with the error if the
+        block raised, which is raised on)."""
+        audited = self.begin(
+            user=user,
+            action=action,
+            object_type=object_type,
+            object_name=object_name,
+            task=task,
+            deployment=deployment,
+            instance=instance,
+            context=context,
+        )
+        try:
+            yield audited
+        except BaseException as error:
+            audited.end(error=error)
+            raise
+        audited.end()
 
     def get(self, event_id: int) -> EventRecord | None:
         with self._db.read() as session:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Lock
 from bosh_core.director.errors import DirectorError, LockLostError, LockTimeoutError
-from bosh_core.director.events import EventLog
+from bosh_core.director.events import AuditedAction, EventLog
 
 __all__ = [
     "DEFAULT_EXPIRATION",
@@ -122,7 +122,7 @@ class HeldLock:
         task_id: str,
         user: str,
         deployment: str | None,
-        acquire_event_id: int | None,
+        acquired: AuditedAction | None,
         on_lost: Callable[[HeldLock], None] | None,
     ) -> None:
         self.name = name
@@ -132,7 +132,7 @@ class HeldLock:
         self.user = user
         self.deployment = deployment
         self._locks = locks
-        self._acquire_event_id = acquire_event_id
+        self._acquired = acquired
         self._on_lost = on_lost
         self._stop = threading.Event()
         self._lost = threading.Event()
@@ -166,7 +166,7 @@ class HeldLock:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        return self._locks._release(self, self._acquire_event_id)
+        return self._locks._release(self, self._acquired)
 
     def __enter__(self) -> HeldLock:
         return self
@@ -242,7 +242,11 @@ class Locks:
                 )
             time.sleep(min(self._poll_interval, max(timeout - (time.monotonic() - started), 0)))
         _log.debug("Acquired lock %s (uid %s)", name, uid)
-        event = self._record(user, "acquire", name, task, deployment)
+        acquired = (
+            None
+            if self._events is None
+            else self._events.begin(action="acquire", **_event_fields(user, name, task, deployment))
+        )
         held = HeldLock(
             self,
             name=name,
@@ -251,7 +255,7 @@ class Locks:
             task_id=task,
             user=user,
             deployment=deployment,
-            acquire_event_id=event,
+            acquired=acquired,
             on_lost=on_lost,
         )
         if renew:
@@ -330,7 +334,7 @@ class Locks:
             )
         return int(getattr(renewed, "rowcount", 0)) == 1
 
-    def _release(self, lock: HeldLock, acquire_event_id: int | None) -> bool:
+    def _release(self, lock: HeldLock, acquired: AuditedAction | None) -> bool:
         with self._db.write() as session:
             deleted = session.execute(
                 delete(Lock)
@@ -340,49 +344,33 @@ class Locks:
         held = int(getattr(deleted, "rowcount", 0)) == 1
         if not held:
             _log.debug("Lock %s (uid %s) was no longer held at release", lock.name, lock.uid)
-        self._record(
-            lock.user, "release", lock.name, lock.task_id, lock.deployment, acquire_event_id
-        )
+        if acquired is not None:
+            acquired.end(action="release")
         return held
 
     def _lost(self, lock: HeldLock) -> None:
         lock._lost.set()
         _log.warning("Lost lock %s (uid %s)", lock.name, lock.uid)
-        self._record(
-            lock.user,
-            "lost",
-            lock.name,
-            lock.task_id,
-            lock.deployment,
-            error="Lock renewal thread exiting",
-        )
+        if self._events is not None:
+            self._events.record(
+                action="lost",
+                error="Lock renewal thread exiting",
+                **_event_fields(lock.user, lock.name, lock.task_id, lock.deployment),
+            )
         if lock._on_lost is not None:
             lock._on_lost(lock)
 
-    def _record(
-        self,
-        user: str,
-        action: str,
-        name: str,
-        task_id: str,
-        deployment: str | None,
-        parent_id: int | None = None,
-        *,
-        error: str | None = None,
-    ) -> int | None:
-        if self._events is None:
-            return None
-        event = self._events.record(
-            user=user,
-            action=action,
-            object_type="lock",
-            object_name=name,
-            task=task_id or None,
-            deployment=deployment,
-            parent_id=parent_id,
-            error=error,
-        )
-        return None if event is None else event.id
+
+def _event_fields(user: str, name: str, task_id: str, deployment: str | None) -> dict[str, Any]:
+    """What a lock's events (``acquire``, its ``release``, ``lost``) record besides their
+    action."""
+    return {
+        "user": user,
+        "object_type": "lock",
+        "object_name": name,
+        "task": task_id or None,
+        "deployment": deployment,
+    }
 
 
 def _now() -> dt.datetime:

@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import attrs
 from sqlalchemy import select, update
 
 from bosh_core.cpi.base import CPI
@@ -48,9 +47,12 @@ from bosh_core.cpi.errors import (
     VMNotFoundError,
 )
 from bosh_core.cpi.types import VMCID, DiskCID, StemcellCID
+from bosh_core.director.blobstores import agent_blobstores
 from bosh_core.director.cloud import Clouds
 from bosh_core.director.db.models import VM, Deployment, Instance, IPAddress, PersistentDisk
+from bosh_core.director.error_ignorer import ignored_if_forced
 from bosh_core.director.errors import InstanceNotFoundError
+from bosh_core.director.events import AuditedAction
 from bosh_core.director.locks import vm_lock
 from bosh_core.mappings import deep_merge
 from bosh_core.models.cloud_config import AvailabilityZone
@@ -84,13 +86,6 @@ VM_LOCK_TIMEOUT: Final = 10.0
 def vm_task_name(instance: InstancePlan) -> str:
     """The instance's task in the event log: ``web/<uuid> (0)``."""
     return f"{instance.name} ({instance.index})"
-
-
-@attrs.define
-class _Audit:
-    """The object an audit event pair is about; known only at the end for a new VM."""
-
-    object_name: str | None
 
 
 class VMFactory:
@@ -242,6 +237,9 @@ class VMFactory:
         tags = instance.spec.get("tags") or {}
         if tags:
             bosh["tags"] = dict(tags)
+        blobstores = agent_blobstores(self._director.config)
+        if blobstores:
+            bosh["blobstores"] = blobstores
         environment = deep_merge(dict(instance.env), {"bosh": bosh})
         return deep_merge(environment, self._director.agents.credentials_for(agent_id))
 
@@ -308,6 +306,12 @@ class VMFactory:
             session.flush()
             return vm
 
+    def set_metadata(self, vm: VM, instance: InstancePlan, *, deployment: str) -> None:
+        """Tag `vm` (a row) again: a deploy that changes only tags does just this."""
+        assert vm.cid is not None
+        cpi = self._clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
+        self._set_metadata(cpi, vm.cid, instance, deployment=deployment)
+
     def _set_metadata(
         self, cpi: CPI, vm_cid: str, instance: InstancePlan, *, deployment: str
     ) -> None:
@@ -332,7 +336,8 @@ class VMFactory:
     # -- deleting ------------------------------------------------------------------------
 
     def delete(self, vm: VM, *, force: bool = False) -> None:
-        """Delete `vm` (a ``vms`` row) in its cloud, revoke its agent, remove the row.
+        """Delete `vm` (a ``vms`` row) in its cloud, revoke its agent's credentials (on a
+        director with a message bus), remove the row.
 
         With `force`, errors of the cloud (or of a CPI no longer configured) and of the
         revocation are logged as warnings and the row goes anyway.
@@ -349,12 +354,12 @@ class VMFactory:
             "delete", deployment=deployment, instance=instance_name, object_name=vm.cid
         ):
             if vm.cid is not None:
-                with self._ignored_if(force):
+                with ignored_if_forced(force, self._event_log):
                     cpi = self._clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
                     self._delete_from_cloud(cpi, vm.cid)
             if vm.agent_id is not None:
-                with self._ignored_if(force):
-                    self._director.agents.revoke([vm.agent_id])
+                with ignored_if_forced(force, self._event_log):
+                    self._revoke(vm.agent_id)
             with self._director.database.write() as session:
                 session.execute(
                     update(IPAddress).where(IPAddress.vm_id == vm.id).values(vm_id=None)
@@ -362,6 +367,15 @@ class VMFactory:
                 row = session.get(VM, vm.id)
                 if row is not None:
                     session.delete(row)
+
+    def _revoke(self, agent_id: str) -> None:
+        """Take the agent's credentials off the bus. A director without a message bus
+        issued none (creating a VM needs the bus), so there is nothing to revoke."""
+        agents = self._director.agents
+        if agents.config is None:
+            _log.debug("No message bus: agent %s has no credentials to revoke", agent_id)
+            return
+        agents.revoke([agent_id])
 
     def _delete_from_cloud(self, cpi: CPI, vm_cid: str) -> None:
         _log.info("Deleting VM %s", vm_cid)
@@ -378,7 +392,6 @@ class VMFactory:
 
     # -- events and errors -----------------------------------------------------------------
 
-    @contextlib.contextmanager
     def _audited(
         self,
         action: str,
@@ -386,40 +399,17 @@ class VMFactory:
         deployment: str | None,
         instance: str | None,
         object_name: str | None = None,
-    ) -> Iterator[_Audit]:
-        """Record ``<action> vm`` at the start and, when the block ends, its end (naming
-        the start, with the error if the block raised); the block may name the VM."""
-        audit = _Audit(object_name)
-        fields: dict[str, Any] = {
-            "user": self._user,
-            "action": action,
-            "object_type": "vm",
-            "task": self._task_id,
-            "deployment": deployment,
-            "instance": instance,
-        }
-        events = self._director.events
-        start = events.record(**fields, object_name=object_name)
-        parent_id = None if start is None else start.id
-        try:
-            yield audit
-        except BaseException as error:
-            events.record(**fields, object_name=audit.object_name, parent_id=parent_id, error=error)
-            raise
-        events.record(**fields, object_name=audit.object_name, parent_id=parent_id)
-
-    @contextlib.contextmanager
-    def _ignored_if(self, force: bool) -> Iterator[None]:
-        """The reference's ``ErrorIgnorer``: with `force`, an error is a warning."""
-        try:
-            yield
-        except Exception as error:  # a plugin CPI may raise its IaaS library's errors
-            if not force:
-                raise
-            message = f"Force deleting is set, ignoring exception: {error}"
-            _log.error("%s", message)
-            if self._event_log is not None:
-                self._event_log.warn(message)
+    ) -> contextlib.AbstractContextManager[AuditedAction]:
+        """``<action> vm`` recorded around a block, which may name the VM (its cid)."""
+        return self._director.events.audited(
+            user=self._user,
+            action=action,
+            object_type="vm",
+            object_name=object_name,
+            task=self._task_id,
+            deployment=deployment,
+            instance=instance,
+        )
 
     @staticmethod
     @contextlib.contextmanager

@@ -421,6 +421,7 @@ class Plan:
     flags: DeployFlags
     initial_deploy: bool
     default_vm_strategy: VmStrategy
+    package_builds: Mapping[RequirementKey, CompiledPackageRecord] = attrs.field(factory=dict)
     warnings: tuple[str, ...] = ()
 
     @property
@@ -438,18 +439,40 @@ class Plan:
         """This plan once templates are rendered: `hashes` maps instance uuids to their
         configuration hash, which joins each spec and is compared with the existing one;
         changes, actions and the rollout follow."""
+        return self._with_specs(
+            lambda instance: (
+                {**instance.spec, "configuration_hash": hashes[instance.uuid]}
+                if instance.uuid in hashes
+                else None
+            )
+        )
+
+    def with_compiled_packages(self, made: Mapping[RequirementKey, CompiledPackageRecord]) -> Plan:
+        """This plan once its packages are compiled: `made` (the new builds) join the
+        reused ones, so every spec's ``packages`` names its compiled blobs."""
+        builds = {**self.package_builds, **made}
+        releases = {release.name: release for release in self.releases}
+
+        def with_packages(instance: InstancePlan) -> dict[str, Any]:
+            stemcell = StemcellRef(instance.stemcell.operating_system, instance.stemcell.version)
+            packages = _package_specs(instance.jobs, releases, builds, stemcell)
+            return {**instance.spec, "packages": packages}
+
+        return attrs.evolve(self._with_specs(with_packages), package_builds=builds)
+
+    def _with_specs(self, new_spec: Callable[[InstancePlan], dict[str, Any] | None]) -> Plan:
+        """This plan with the specs `new_spec` gives (None keeps one), each instance's
+        changes compared again, and the rollout that follows."""
         requests = self.flags.requests()
         groups = []
         for group in self.groups:
             instances = []
             for instance in group.instances:
-                if instance.uuid not in hashes:
+                spec = new_spec(instance)
+                if spec is None:
                     instances.append(instance)
                     continue
-                updated = attrs.evolve(
-                    instance,
-                    spec={**instance.spec, "configuration_hash": hashes[instance.uuid]},
-                )
+                updated = attrs.evolve(instance, spec=spec)
                 changes = plan_changes(updated.desired(), updated.actual, requests=requests)
                 instances.append(attrs.evolve(updated, changes=changes))
             groups.append(attrs.evolve(group, instances=tuple(instances)))
@@ -589,11 +612,11 @@ class _Planner:
             other_deployments=inputs.other_deployments,
             dns=inputs.dns,
         )
-        compiled = {record.build.id: record for record in inputs.compiled}
         compilation = plan_compilation(
             self._package_needs(manifest, releases, stemcells),
             (record.build for record in inputs.compiled),
         )
+        builds = _reused_builds(compilation, inputs.compiled)
         states = {state.uuid: state for state in inputs.existing}
         groups = []
         for group in manifest.instance_groups:
@@ -608,8 +631,7 @@ class _Planner:
             packages = _package_specs(
                 jobs,
                 releases,
-                compilation,
-                compiled,
+                builds,
                 StemcellRef(stemcell.operating_system, stemcell.version),
             )
             instances = tuple(
@@ -661,6 +683,7 @@ class _Planner:
             flags=inputs.flags,
             initial_deploy=inputs.initial_deploy,
             default_vm_strategy=inputs.default_vm_strategy,
+            package_builds=builds,
             warnings=links.warnings,
         )
 
@@ -1003,24 +1026,33 @@ def _update_spec(update: ResolvedUpdate) -> dict[str, Any]:
     }
 
 
+def _reused_builds(
+    compilation: CompilationPlan, compiled: Iterable[CompiledPackageRecord]
+) -> dict[RequirementKey, CompiledPackageRecord]:
+    """The compiled package each reused requirement takes."""
+    by_id = {record.build.id: record for record in compiled}
+    return {
+        item.key: by_id[item.reuse.id]
+        for item in compilation.reused
+        if item.reuse is not None and item.reuse.id in by_id
+    }
+
+
 def _package_specs(
     jobs: Iterable[PlannedJob],
     releases: Mapping[str, ReleaseData],
-    compilation: CompilationPlan,
-    compiled: Mapping[str, CompiledPackageRecord],
+    builds: Mapping[RequirementKey, CompiledPackageRecord],
     stemcell: StemcellRef,
 ) -> dict[str, dict[str, Any]]:
-    """The spec's ``packages``: each package a job names, with its compiled blob when a
-    build is reused (a package still to compile has only its name and version)."""
+    """The spec's ``packages``: each package a job names, with its compiled blob when
+    there is a build (a package still to compile has only its name and version)."""
     specs: dict[str, dict[str, Any]] = {}
     for job in jobs:
         versions = {p.name: p.version for p in releases[job.release].packages}
         for name in job.packages:
             if name in specs:
                 continue
-            key = RequirementKey(job.release, name, versions[name], str(stemcell))
-            reuse = compilation.requirement(key).reuse
-            record = compiled.get(reuse.id) if reuse is not None else None
+            record = builds.get(RequirementKey(job.release, name, versions[name], str(stemcell)))
             if record is None:
                 specs[name] = {"name": name, "version": versions[name]}
             else:

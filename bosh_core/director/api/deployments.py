@@ -1,28 +1,32 @@
 """Deployment routes that read: the list, a manifest, instances and VMs from the
 database, variables, and which configs each deployment used.
 
-``format=full`` on instances and vms (a task asking every agent for its state) comes
-with the agents; until then it is refused rather than answered with the database view
-the CLI would misread.
+``format=full`` on instances and vms asks every agent for its state: it queues a ``vms``
+task (``retrieve vm-stats``) on the urgent queue, as the reference does, and answers 302
+to it; the task's result has one JSON line per instance or VM (`jobs.vm_states`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, get
+import anyio.to_thread
+from litestar import Request, Response, get
 from litestar.params import FromPath, QueryParameter
+from litestar.status_codes import HTTP_302_FOUND
 
 from bosh_core.director import views
-from bosh_core.director.api.app import DirectorDependency
-from bosh_core.director.errors import ValidationInvalidValue
+from bosh_core.director.api.app import Director, DirectorDependency
 
 __all__ = ["ROUTES"]
 
 _Exclude = Annotated[str | None, QueryParameter(description="'true' leaves this out")]
 _Format = Annotated[
     str | None,
-    QueryParameter(name="format", description="'full' (agents' states) is not supported yet"),
+    QueryParameter(
+        name="format",
+        description="'full': a task asking every agent for its state (302 to the task)",
+    ),
 ]
 
 
@@ -52,36 +56,64 @@ def show_deployment(director: DirectorDependency, deployment: FromPath[str]) -> 
 
 @get(
     "/deployments/{deployment:str}/instances",
-    sync_to_thread=True,
-    summary="A deployment's instances, from the database",
+    summary="A deployment's instances, from the database (format=full: from the agents)",
 )
-def list_instances(
-    director: DirectorDependency, deployment: FromPath[str], output_format: _Format = None
-) -> list[dict[str, Any]]:
-    _refuse_full(output_format)
-    with director.database.read() as session:
-        return views.deployment_instances(session, views.find_deployment(session, deployment))
+async def list_instances(
+    request: Request[Any, Any, Any],
+    director: DirectorDependency,
+    deployment: FromPath[str],
+    output_format: _Format = None,
+) -> Response[list[dict[str, Any]] | None]:
+    if output_format == "full":
+        return await _vm_states_task(request, director, deployment, every_instance=True)
+
+    def recorded() -> list[dict[str, Any]]:
+        with director.database.read() as session:
+            return views.deployment_instances(session, views.find_deployment(session, deployment))
+
+    return Response(await anyio.to_thread.run_sync(recorded))
 
 
 @get(
     "/deployments/{deployment:str}/vms",
-    sync_to_thread=True,
-    summary="A deployment's VMs (inactive ones too), from the database",
+    summary="A deployment's VMs (inactive ones too), from the database (format=full: agents)",
 )
-def list_vms(
-    director: DirectorDependency, deployment: FromPath[str], output_format: _Format = None
-) -> list[dict[str, Any]]:
-    _refuse_full(output_format)
-    with director.database.read() as session:
-        return views.deployment_vms(session, views.find_deployment(session, deployment))
-
-
-def _refuse_full(output_format: str | None) -> None:
+async def list_vms(
+    request: Request[Any, Any, Any],
+    director: DirectorDependency,
+    deployment: FromPath[str],
+    output_format: _Format = None,
+) -> Response[list[dict[str, Any]] | None]:
     if output_format == "full":
-        raise ValidationInvalidValue(
-            "format=full (instance states from the agents) is not supported by this"
-            " director yet; leave out format for the states recorded in the database"
+        return await _vm_states_task(request, director, deployment, every_instance=False)
+
+    def recorded() -> list[dict[str, Any]]:
+        with director.database.read() as session:
+            return views.deployment_vms(session, views.find_deployment(session, deployment))
+
+    return Response(await anyio.to_thread.run_sync(recorded))
+
+
+async def _vm_states_task(
+    request: Request[Any, Any, Any], director: Director, deployment: str, *, every_instance: bool
+) -> Response[list[dict[str, Any]] | None]:
+    """Queue the ``vms`` task on the urgent queue (a status request should not wait
+    behind deploys) for an existing deployment; 302 to it, as other task routes answer."""
+
+    def queue() -> int:
+        with director.database.read() as session:
+            views.find_deployment(session, deployment)
+        return director.tasks.create(
+            "vms",
+            "retrieve vm-stats",
+            {"deployment": deployment, "every_instance": every_instance},
+            user=str(request.user),
+            deployment=deployment,
+            queue="urgent",
         )
+
+    task_id = await anyio.to_thread.run_sync(queue)
+    return Response(None, status_code=HTTP_302_FOUND, headers={"Location": f"/tasks/{task_id}"})
 
 
 @get(

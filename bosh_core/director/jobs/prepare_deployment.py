@@ -12,26 +12,37 @@ Under ``lock:deployment:<name>``:
    are rendered in one ruby process, every failure reported together; the plan takes
    the configuration hashes (so it knows which instances' configuration changed).
 
-Nothing else is written: no IPs, VMs, compiled packages or rendered archives. The
-agents' states are not asked (no agent client here yet): existing instances have no
-``job_state``, which the update step fills before planning its changes.
+Before planning, the agent of every existing instance with a VM is asked its
+``get_state`` (its ``job_state`` decides some changes; ``--fix`` turns an agent that
+does not answer into a recreate). Nothing else is written: no IPs, VMs, compiled
+packages or rendered archives; `bosh_core.director.jobs.update_deployment` does that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from sqlalchemy import select
 
+from bosh_core.agent.errors import AgentError
 from bosh_core.director.configs import parse_manifest
-from bosh_core.director.db.models import Deployment
+from bosh_core.director.db.models import VM, Deployment, Instance
 from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
 from bosh_core.director.locks import deployment_lock
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.director.variables import VariableResolver, open_config_server
 from bosh_core.models.manifest import Lifecycle
-from bosh_core.planning.plan import DeployFlags, Plan, instances_to_render, make_plan
+from bosh_core.planning.plan import (
+    DeployFlags,
+    DeploymentInputs,
+    Plan,
+    instances_to_render,
+    make_plan,
+)
 from bosh_core.templates import RenderedInstance, TemplateRenderer
 
 if TYPE_CHECKING:
@@ -62,14 +73,16 @@ class DeployOptions:
 
 @attrs.frozen(kw_only=True)
 class PreparedDeployment:
-    """The plan (with configuration hashes), the rendered instances in plan order, and
-    the deploy's variable set."""
+    """The plan (with configuration hashes), the inputs it was made of, the rendered
+    instances in plan order, and the deploy's variable set."""
 
     plan: Plan
+    inputs: DeploymentInputs
     rendered: tuple[RenderedInstance, ...]
     variable_set_id: int
 
 
+@contextlib.contextmanager
 def prepare_deployment(
     director: Director,
     manifest_text: str,
@@ -79,10 +92,9 @@ def prepare_deployment(
     task_id: int | str,
     user: str = "admin",
     renderer: TemplateRenderer | None = None,
-) -> PreparedDeployment:
-    """Take the deployment's lock and prepare the deploy of `manifest_text`. A dry run
-    is this and nothing more; a deploy that goes on holds the lock itself and calls
-    `prepare_locked`."""
+) -> Iterator[PreparedDeployment]:
+    """Take the deployment's lock, prepare the deploy of `manifest_text`, and hold the
+    lock while the block runs (a dry run's block does nothing; a deploy rolls out)."""
     document = parse_manifest(manifest_text, source="deployment manifest")
     name = str(document.get("name", ""))
     with director.locks.acquire(
@@ -92,7 +104,7 @@ def prepare_deployment(
         user=user,
         deployment=name,
     ):
-        return prepare_locked(
+        yield prepare_locked(
             director, document, options=options, event_log=event_log, renderer=renderer
         )
 
@@ -105,8 +117,8 @@ def prepare_locked(
     event_log: EventLog,
     renderer: TemplateRenderer | None = None,
 ) -> PreparedDeployment:
-    """`prepare_deployment` for a caller holding ``lock:deployment:<name>``.
-    `renderer` lets a caller reuse one ruby process across deploys."""
+    """The preparation of `prepare_deployment`, for a caller holding
+    ``lock:deployment:<name>``. `renderer` lets a caller reuse one ruby process."""
     name = str(document.get("name", ""))
     _ensure_deployment(director, name)
     resolver = VariableResolver(
@@ -133,6 +145,7 @@ def prepare_locked(
                 config, variable_set_id=variable_set_id
             ),
         )
+        inputs = _with_job_states(director, inputs, fix=options.flags.fix)
         plan = make_plan(inputs)
     if any(state.ignore for state in inputs.existing):
         event_log.warn("You have ignored instances. They will not be changed.")
@@ -140,7 +153,52 @@ def prepare_locked(
         event_log.warn(warning)
     with stage.track("Rendering templates"):
         plan, rendered = _render(director, plan, renderer)
-    return PreparedDeployment(plan=plan, rendered=rendered, variable_set_id=variable_set_id)
+    return PreparedDeployment(
+        plan=plan, inputs=inputs, rendered=rendered, variable_set_id=variable_set_id
+    )
+
+
+def _with_job_states(
+    director: Director, inputs: DeploymentInputs, *, fix: bool
+) -> DeploymentInputs:
+    """`inputs` with the ``job_state`` of every existing instance that has a VM, asked
+    of its agent (all at once). An agent that does not answer fails the deploy, unless
+    `fix`: then it is ``unresponsive`` and the instance gets a new VM."""
+    with_vm = {state.uuid for state in inputs.existing if state.vm is not None}
+    if not with_vm:
+        return inputs
+    with director.database.read() as session:
+        agent_ids = {
+            uuid: agent_id
+            for uuid, agent_id in session.execute(
+                select(Instance.uuid, VM.agent_id)
+                .join(VM, VM.instance_id == Instance.id)
+                .where(Instance.uuid.in_(with_vm), VM.active.is_(True))
+            ).tuples()
+            if agent_id is not None
+        }
+
+    async def ask(agent_id: str) -> str:
+        try:
+            state = await director.agents.client(agent_id).send("get_state")
+        except AgentError:
+            if not fix:
+                raise
+            return "unresponsive"
+        return str(state.get("job_state")) if isinstance(state, dict) else "unresponsive"
+
+    async def ask_all() -> list[str]:
+        return list(await asyncio.gather(*(ask(agent_ids[uuid]) for uuid in asked)))
+
+    asked = sorted(agent_ids)
+    states = dict(zip(asked, director.agents.call(ask_all()), strict=True))
+    return attrs.evolve(
+        inputs,
+        existing=tuple(
+            attrs.evolve(state, job_state=states[state.uuid]) if state.uuid in states else state
+            for state in inputs.existing
+        ),
+    )
 
 
 def _ensure_deployment(director: Director, name: str) -> None:

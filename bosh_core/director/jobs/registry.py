@@ -33,6 +33,7 @@ def job_functions(director: Director) -> dict[str, JobFunction]:
         "delete_stemcell": _delete_stemcell,
         "delete_deployment": _delete_deployment,
         "update_deployment": _update_deployment,
+        "vms": _vm_states,
     }
     return {name: functools.partial(function, director) for name, function in functions.items()}
 
@@ -133,47 +134,52 @@ def _delete_deployment(director: Director, context: JobContext, payload: Mapping
     from bosh_core.director.jobs.delete_deployment import delete_deployment
 
     return delete_deployment(
-        director.database,
-        _clouds(director, context),
-        director.blobstore,
+        director,
         str(payload["name"]),
+        clouds=_clouds(director, context),
         force=bool(payload.get("force")),
         keep_snapshots=bool(payload.get("keep_snapshots")),
         event_log=context.event_log,
-        locks=director.locks,
         task_id=context.task_id,
         user=context.user,
         checkpoint=context.checkpoint,
-        events=director.events,
+    )
+
+
+def _vm_states(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
+    """``?format=full`` of a deployment's instances or VMs: each agent's state, one JSON
+    line per instance or VM in the result."""
+    from bosh_core.director.jobs.vm_states import vm_states
+
+    return vm_states(
+        director.database,
+        director.agents,
+        str(payload["deployment"]),
+        every_instance=bool(payload.get("every_instance")),
+        write=context.output.write_result,
     )
 
 
 def _update_deployment(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
-    """``POST /deployments``: with ``dry_run`` the deployment is prepared (locked,
-    variables generated, planned, every template rendered) and nothing is changed. The
-    rollout onto VMs is not built yet: such a deploy fails before doing anything."""
-    from bosh_core.director.errors import DeploymentNotSupportedError
-    from bosh_core.director.jobs.prepare_deployment import DeployOptions, prepare_deployment
+    """``POST /deployments``: a deploy, or with ``dry_run`` only its preparation (locked,
+    variables generated, planned, every template rendered)."""
+    from bosh_core.director.jobs.prepare_deployment import DeployOptions
+    from bosh_core.director.jobs.update_deployment import update_deployment
 
-    options = DeployOptions(
-        flags=_deploy_flags(payload),
-        dry_run=bool(payload.get("dry_run")),
-        force_latest_variables=bool(payload.get("force_latest_variables")),
-    )
-    if not options.dry_run:
-        raise DeploymentNotSupportedError(
-            "This director cannot create VMs for a deployment yet: deploy with --dry-run to"
-            " plan it and render its templates"
-        )
-    prepared = prepare_deployment(
+    return update_deployment(
         director,
         str(payload["manifest_text"]),
-        options=options,
+        options=DeployOptions(
+            flags=_deploy_flags(payload),
+            dry_run=bool(payload.get("dry_run")),
+            force_latest_variables=bool(payload.get("force_latest_variables")),
+        ),
         event_log=context.event_log,
         task_id=context.task_id,
+        clouds=_clouds(director, context),
         user=context.user,
+        checkpoint=context.checkpoint,
     )
-    return f"/deployments/{prepared.plan.deployment}"
 
 
 def _deploy_flags(payload: Mapping[str, Any]) -> DeployFlags:

@@ -121,7 +121,8 @@ def test_a_dry_run_of_the_sample_plans_and_renders_it(
 ) -> None:
     """The sample release, a local stemcell and a local cloud-config on the director: a
     dry run prepares the deployment (variables, plan, every template rendered) and
-    changes nothing; without --dry-run the director says it cannot roll out yet."""
+    changes nothing; without --dry-run this director, which has no message bus to reach
+    agents, says so (tests/e2e deploys for real)."""
     tarball = build_hello_tarball(tmp_path)
     stemcell = make_stemcell(tmp_path / "stemcell.tgz", name=STEMCELL_NAME)
     cloud = tmp_path / "cloud.yml"
@@ -144,4 +145,4 @@ def test_a_dry_run_of_the_sample_plans_and_renders_it(
 
     real = bosh("deploy", manifest, "-d", "hello", "-n", *env.args())
     assert real.exit_code == 1
-    assert "cannot create VMs for a deployment yet" in real.stdout
+    assert "no message bus to reach agents: configure 'mbus'" in real.stdout

@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -21,9 +23,12 @@ from bosh_core.director.api import Director, DirectorConfig, create_app
 from bosh_core.director.api.config import MbusConfig
 from bosh_core.director.cloud import Clouds
 from bosh_core.director.db import open_database
-from bosh_core.director.db.models import Deployment
+from bosh_core.director.db.models import Deployment, Instance
 from bosh_core.models.cloud_config import AvailabilityZone
 from bosh_core.models.cpi_config import load_cpi_configs
+from bosh_core.planning.changes import DesiredState, InstanceAction, InstanceChanges
+from bosh_core.planning.placement import InstanceStatus
+from bosh_core.planning.plan import InstancePlan, StemcellData
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="local CPI VMs with their own mount and PID namespaces need root"
@@ -103,3 +108,52 @@ def agent_world(root: Path, *, deployment: str, network_prefix: str) -> Iterator
                     cpi.delete_vm(VMCID(vm_cid))
     finally:
         database.dispose()
+
+
+def planned_instance(
+    director: Director, *, deployment: str, network_prefix: str, index: int, env: dict[str, Any]
+) -> InstancePlan:
+    """A planned instance of group ``web`` in z1 with address ``<network_prefix>.<10 +
+    index>``, recorded in the database as a deploy records it before making its VM."""
+    instance_uuid = str(uuid.uuid4())
+    with director.database.write() as session:
+        found = session.scalar(select(Deployment).where(Deployment.name == deployment))
+        assert found is not None
+        session.add(Instance(deployment=found, job="web", index=index, uuid=instance_uuid, az="z1"))
+    networks = {
+        "default": {
+            "type": "manual",
+            "ip": f"{network_prefix}.{10 + index}",
+            "netmask": "255.255.255.0",
+            "gateway": f"{network_prefix}.1",
+            "default": ["dns", "gateway"],
+            "dns": [],
+            "cloud_properties": {},
+        }
+    }
+    return InstancePlan(
+        instance_group="web",
+        uuid=instance_uuid,
+        index=index,
+        az="z1",
+        bootstrap=index == 0,
+        status=InstanceStatus.NEW,
+        reservations=(),
+        released=(),
+        vm_type="default",
+        cloud_properties={},
+        stemcell=StemcellData(
+            name=STEMCELL_NAME,
+            operating_system="ubuntu",
+            version="1",
+            cpi=CPI_NAME,
+            api_version=2,
+        ),
+        env=env,
+        persistent_disks=(),
+        jobs=(),
+        spec={"networks": networks, "tags": {"team": "blue"}},
+        state=DesiredState.STARTED,
+        actual=None,
+        changes=InstanceChanges(changes=(), action=InstanceAction.CREATE),
+    )

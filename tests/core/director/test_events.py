@@ -145,3 +145,51 @@ def test_bad_events_and_times_are_refused(events: EventLog) -> None:
     assert parse_event_time("2026-01-02 03:04:05") == T0
     with pytest.raises(ValidationInvalidType, match="Invalid before_time parameter"):
         parse_event_time("yesterday", parameter="before_time")
+
+
+def _pairs(events: EventLog) -> list[tuple[str, str | None, bool, str | None]]:
+    """(action, object_name, names its start, error) of every event, oldest first."""
+    return [
+        (e.action, e.object_name, e.parent_id is not None, e.error) for e in reversed(events.list())
+    ]
+
+
+def test_an_audited_block_records_its_start_and_its_end(events: EventLog) -> None:
+    with events.audited(
+        user="ops", action="create", object_type="vm", task=7, deployment="cf", instance="w/1"
+    ) as created:
+        created.object_name = "vm-1"  # known only once the VM exists
+    with (
+        pytest.raises(RuntimeError, match="cloud said no"),
+        events.audited(user="ops", action="delete", object_type="vm", object_name="vm-1"),
+    ):
+        raise RuntimeError("cloud said no")
+
+    assert _pairs(events) == [
+        ("create", None, False, None),
+        ("create", "vm-1", True, None),
+        ("delete", "vm-1", False, None),
+        ("delete", "vm-1", True, "cloud said no"),
+    ]
+    create_end, create_start = events.list(action="create")
+    assert create_start.id == created.start_id == create_end.parent_id
+    assert (create_end.user, create_end.task, create_end.deployment, create_end.instance) == (
+        "ops",
+        "7",
+        "cf",
+        "w/1",
+    )
+
+
+def test_an_action_ended_elsewhere_may_end_as_another_action(events: EventLog) -> None:
+    acquired = events.begin(user="u", action="acquire", object_type="lock", object_name="lock:x")
+    end = acquired.end(action="release")
+    assert end is not None and end.parent_id == acquired.start_id
+    assert _pairs(events) == [("acquire", "lock:x", False, None), ("release", "lock:x", True, None)]
+
+
+def test_a_disabled_log_audits_nothing(database: Database) -> None:
+    off = EventLog(database, enabled=False)
+    with off.audited(user="u", action="delete", object_type="vm") as deleted:
+        assert deleted.start_id is None
+    assert EventLog(database).list() == []

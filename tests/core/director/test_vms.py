@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,19 @@ from bosh_core.cpi.local import LocalCPI
 from bosh_core.cpi.types import VMCID
 from bosh_core.director.api import Director
 from bosh_core.director.cloud import Clouds
-from bosh_core.director.db.models import VM, Deployment, Instance
+from bosh_core.director.db.models import VM, Instance
 from bosh_core.director.errors import InstanceNotFoundError
 from bosh_core.director.tasks.events import EventLog as TaskEventLog
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory
 from bosh_core.models.cpi_config import load_cpi_configs
-from bosh_core.planning.changes import DesiredState, InstanceAction, InstanceChanges
-from bosh_core.planning.placement import InstanceStatus
-from bosh_core.planning.plan import InstancePlan, StemcellData
-from tests.core.director.agent_world import AZS, CPI_NAME, agent_world, needs_root
+from bosh_core.planning.plan import InstancePlan
+from tests.core.director.agent_world import (
+    AZS,
+    CPI_NAME,
+    agent_world,
+    needs_root,
+    planned_instance,
+)
 
 pytestmark = needs_root
 
@@ -62,51 +65,8 @@ def _authorized_agents(director: Director) -> set[str]:
 
 
 def _instance(director: Director, *, index: int, env: dict[str, Any]) -> InstancePlan:
-    """A planned instance of group ``web`` in z1, recorded in the database as a deploy
-    records it before making its VM."""
-    instance_uuid = str(uuid.uuid4())
-    with director.database.write() as session:
-        deployment = session.scalar(select(Deployment).where(Deployment.name == DEPLOYMENT))
-        assert deployment is not None
-        session.add(
-            Instance(deployment=deployment, job="web", index=index, uuid=instance_uuid, az="z1")
-        )
-    networks = {
-        "default": {
-            "type": "manual",
-            "ip": f"{NETWORK_PREFIX}.{10 + index}",
-            "netmask": "255.255.255.0",
-            "gateway": f"{NETWORK_PREFIX}.1",
-            "default": ["dns", "gateway"],
-            "dns": [],
-            "cloud_properties": {},
-        }
-    }
-    return InstancePlan(
-        instance_group="web",
-        uuid=instance_uuid,
-        index=index,
-        az="z1",
-        bootstrap=index == 0,
-        status=InstanceStatus.NEW,
-        reservations=(),
-        released=(),
-        vm_type="default",
-        cloud_properties={},
-        stemcell=StemcellData(
-            name="bosh-local-ubuntu",
-            operating_system="ubuntu",
-            version="1",
-            cpi=CPI_NAME,
-            api_version=2,
-        ),
-        env=env,
-        persistent_disks=(),
-        jobs=(),
-        spec={"networks": networks, "tags": {"team": "blue"}},
-        state=DesiredState.STARTED,
-        actual=None,
-        changes=InstanceChanges(changes=(), action=InstanceAction.CREATE),
+    return planned_instance(
+        director, deployment=DEPLOYMENT, network_prefix=NETWORK_PREFIX, index=index, env=env
     )
 
 

@@ -14,6 +14,7 @@ from bosh_core.director import views
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Variable, VariableSet
 from bosh_core.director.locks import Locks, deployment_lock
+from bosh_core.director.queue.database import DatabaseTaskQueue
 from tests.core.director.records import (
     add_cloud_config,
     add_deployment,
@@ -219,14 +220,36 @@ def test_vms_lists_every_vm_inactive_ones_too(admin: Client, sqlite_database: Da
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("path", ["instances", "vms"])
-def test_format_full_is_refused_until_agents_answer(
-    admin: Client, sqlite_database: Database, path: str
+@pytest.mark.parametrize(("path", "every_instance"), [("instances", True), ("vms", False)])
+def test_format_full_queues_an_urgent_vms_task(
+    admin: Client, sqlite_database: Database, path: str, every_instance: bool
 ) -> None:
     add_deployment(sqlite_database, "cf")
-    response = admin.get(f"/deployments/cf/{path}?format=full")
-    assert response.status_code == 400
-    assert "format=full" in response.json()["description"]
+
+    response = admin.get(f"/deployments/cf/{path}?format=full", follow_redirects=False)
+
+    assert response.status_code == 302
+    task_id = int(response.headers["location"].removeprefix("/tasks/"))
+    task = admin.get(f"/tasks/{task_id}").json()
+    assert (task["description"], task["deployment"], task["state"], task["user"]) == (
+        "retrieve vm-stats", "cf", "queued", "admin",
+    )  # fmt: skip
+    reserved = DatabaseTaskQueue(sqlite_database).reserve(["urgent"], worker_id="w", timeout=0)
+    assert reserved is not None
+    assert (reserved.job.task_id, reserved.job.job_type, dict(reserved.job.payload)) == (
+        task_id, "vms", {"deployment": "cf", "every_instance": every_instance},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["instances", "vms"])
+def test_format_full_of_an_unknown_deployment_is_404_without_a_task(
+    admin: Client, path: str
+) -> None:
+    response = admin.get(f"/deployments/nope/{path}?format=full", follow_redirects=False)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == 70000
+    assert admin.get("/tasks", params={"verbose": "2"}).json() == []
 
 
 def test_variables_are_unique_over_the_variable_sets(

@@ -1,8 +1,11 @@
 """delete_deployment on SQLite and PostgreSQL with a real local CPI: a running VM and a
-VM the cloud no longer has, disks orphaned, IPs released, events, force and cancel."""
+VM the cloud no longer has, disks orphaned, IPs released, events, force and cancel; and
+on a director with its embedded NATS, whose deleted VMs' agents lose their credentials."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,13 @@ import attrs
 import pytest
 from sqlalchemy import func, select
 
-from bosh_core.blobstore.local import LocalBlobstore
+from bosh_core.bus import BusConnectionError
+from bosh_core.bus.certs import MbusCert
+from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi.types import VMCID, DiskCID, StemcellCID
+from bosh_core.director.api import DirectorConfig
+from bosh_core.director.api.app import Director
+from bosh_core.director.api.auth import BasicAuthenticator
 from bosh_core.director.cloud import Clouds
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import (
@@ -32,10 +40,10 @@ from bosh_core.director.errors import (
     DeploymentNotFoundError,
     TaskCancelledError,
 )
-from bosh_core.director.events import EventLog as AuditLog
 from bosh_core.director.jobs.delete_deployment import delete_deployment
-from bosh_core.director.locks import Locks
 from bosh_core.director.tasks.events import EventLog
+from bosh_core.mappings import deep_merge
+from tests.core.director.agent_world import CPI_NAME, agent_world
 from tests.core.director.jobs.local_cloud import (
     IS_ROOT,
     NEEDS_ROOT,
@@ -57,15 +65,19 @@ class Setup:
     rendered: str  # web/0's rendered templates blob
 
 
-class Director:
-    def __init__(self, database: Database, cloud_dir: Path, blobstore: LocalBlobstore) -> None:
+class World:
+    """A director without a message bus (no agent credentials to revoke) whose local
+    CPI's VMs run ``sleep``."""
+
+    def __init__(self, database: Database, tmp_path: Path) -> None:
+        config = DirectorConfig(name="test-director", data_dir=tmp_path / "director")
+        self.director = Director(config, database, BasicAuthenticator(()))
         self.database = database
-        self.cloud_dir = cloud_dir
-        self.cpi = local_cpi(cloud_dir)
-        self.clouds: Clouds = default_clouds(cloud_dir)
-        self.blobstore = blobstore
-        self.audit = AuditLog(database)
-        self.locks = Locks(database, poll_interval=0.05)
+        self.cpi = local_cpi(tmp_path / "cloud")
+        self.clouds: Clouds = default_clouds(tmp_path / "cloud")
+        self.blobstore = self.director.blobstore
+        self.audit = self.director.events
+        self.locks = self.director.locks
         self.lines = Lines()
         self.created_vms: list[str] = []
 
@@ -78,15 +90,12 @@ class Director:
     def delete(self, name: str = "cf", **options: Any) -> str:
         self.lines = Lines()
         return delete_deployment(
-            self.database,
-            self.clouds,
-            self.blobstore,
+            self.director,
             name,
+            clouds=self.clouds,
             event_log=EventLog(self.lines),
-            locks=self.locks,
             task_id=12,
             user="ops",
-            events=self.audit,
             **options,
         )
 
@@ -154,15 +163,13 @@ class Director:
 
 
 @pytest.fixture
-def director(database: Database, tmp_path: Path) -> Iterator[Director]:
-    director = Director(database, tmp_path / "cloud", LocalBlobstore(tmp_path / "blobs"))
-    yield director
-    director.delete_leftover_vms()
+def director(database: Database, tmp_path: Path) -> Iterator[World]:
+    world = World(database, tmp_path)
+    yield world
+    world.delete_leftover_vms()
 
 
-def test_delete_removes_vms_orphans_disks_and_releases_ips(
-    director: Director, tmp_path: Path
-) -> None:
+def test_delete_removes_vms_orphans_disks_and_releases_ips(director: World, tmp_path: Path) -> None:
     setup = director.deploy(tmp_path)
     assert director.cpi.has_vm(setup.vm)
     assert director.delete() == "/deployments/cf"
@@ -209,7 +216,7 @@ def test_delete_removes_vms_orphans_disks_and_releases_ips(
     assert (end.user, end.task, end.deployment) == ("ops", "12", "cf")
 
 
-def test_a_vm_of_a_cpi_no_longer_configured_needs_force(director: Director, tmp_path: Path) -> None:
+def test_a_vm_of_a_cpi_no_longer_configured_needs_force(director: World, tmp_path: Path) -> None:
     setup = director.deploy(tmp_path, vm_cpi="retired")
     with pytest.raises(CpiNotConfiguredError, match="CPI 'retired' not found"):
         director.delete()
@@ -227,7 +234,7 @@ def test_a_vm_of_a_cpi_no_longer_configured_needs_force(director: Director, tmp_
     assert director.cpi.has_disk(setup.disk)
 
 
-def test_ignored_instances_block_the_deletion(director: Director, tmp_path: Path) -> None:
+def test_ignored_instances_block_the_deletion(director: World, tmp_path: Path) -> None:
     director.deploy(tmp_path)
     with director.database.write() as session:
         session.scalars(select(Instance).where(Instance.job == "web")).one().ignore = True
@@ -236,7 +243,7 @@ def test_ignored_instances_block_the_deletion(director: Director, tmp_path: Path
     assert director.count(VM) == 2
 
 
-def test_an_unknown_deployment(director: Director) -> None:
+def test_an_unknown_deployment(director: World) -> None:
     with pytest.raises(DeploymentNotFoundError, match="Deployment 'nope' doesn't exist"):
         director.delete("nope")
     assert director.events() == [
@@ -245,7 +252,7 @@ def test_an_unknown_deployment(director: Director) -> None:
     ]
 
 
-def test_cancelling_stops_between_instances(director: Director, tmp_path: Path) -> None:
+def test_cancelling_stops_between_instances(director: World, tmp_path: Path) -> None:
     director.deploy(tmp_path)
     calls: list[int] = []
 
@@ -259,3 +266,39 @@ def test_cancelling_stops_between_instances(director: Director, tmp_path: Path) 
     with director.database.read() as session:
         assert list(session.scalars(select(Instance.job))) == ["worker"]
     assert director.locks.list() == []  # the deployment's lock was released
+
+
+def test_deleting_a_deployment_revokes_its_agents_credentials(tmp_path: Path) -> None:
+    with agent_world(tmp_path, deployment="agents", network_prefix="127.244.33") as world:
+        director = world.director
+        agent_id = "agent-of-web-0"
+        environment = deep_merge({"bosh": {}}, director.agents.credentials_for(agent_id))
+        vm, _ = world.cpi.create_vm(
+            agent_id,
+            StemcellCID(world.stemcell),
+            {},
+            {"default": {"type": "dynamic", "cloud_properties": {}}},
+            [],
+            environment,
+        )
+        director.agents.wait_for_agent(agent_id, timeout=30)  # its credentials let it on
+        agents_file = director.config.nats_dir / "agents.json"
+        assert agent_id in json.loads(agents_file.read_text())
+        with director.database.write() as session:
+            deployment = session.scalars(select(Deployment)).one()
+            web = Instance(deployment=deployment, job="web", index=0, uuid="web-uuid", az="z1")
+            session.add(VM(instance=web, cid=vm, agent_id=agent_id, cpi=CPI_NAME, active=True))
+
+        lines = Lines()
+        delete_deployment(
+            director, "agents", clouds=world.clouds, event_log=EventLog(lines), task_id=3
+        )
+
+        assert not world.cpi.has_vm(vm)
+        assert agent_id not in json.loads(agents_file.read_text())
+        cert = MbusCert(**environment["bosh"]["mbus"]["cert"])
+        with pytest.raises(BusConnectionError, match="Authorization Violation"):
+            asyncio.run(
+                NatsBus.connect(director.agents.agent_url, tls=cert, max_reconnect_attempts=0)
+            )
+        assert lines.warnings() == []

@@ -57,14 +57,15 @@ class Run:
 
     def __call__(self, manifest: dict[str, Any], **options: Any) -> PreparedDeployment:
         self.lines = Lines()
-        return prepare_deployment(
+        with prepare_deployment(
             self.director,
             yaml.safe_dump(manifest),
             options=DeployOptions(dry_run=True, **options),
             event_log=EventLog(self.lines),
             task_id=7,
             renderer=self.renderer,
-        )
+        ) as prepared:
+            return prepared
 
     def tasks(self) -> list[tuple[str, str, str]]:
         return [
