@@ -13,10 +13,10 @@ from typing import Annotated, Any
 import anyio.to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_302_FOUND
 
 from bosh_core.director import views
 from bosh_core.director.api.app import Director, DirectorDependency
+from bosh_core.director.api.tasks import start_task
 
 __all__ = ["ROUTES"]
 
@@ -63,7 +63,7 @@ async def list_instances(
     director: DirectorDependency,
     deployment: FromPath[str],
     output_format: _Format = None,
-) -> Response[list[dict[str, Any]] | None]:
+) -> Response[Any]:
     if output_format == "full":
         return await _vm_states_task(request, director, deployment, every_instance=True)
 
@@ -83,7 +83,7 @@ async def list_vms(
     director: DirectorDependency,
     deployment: FromPath[str],
     output_format: _Format = None,
-) -> Response[list[dict[str, Any]] | None]:
+) -> Response[Any]:
     if output_format == "full":
         return await _vm_states_task(request, director, deployment, every_instance=False)
 
@@ -96,24 +96,24 @@ async def list_vms(
 
 async def _vm_states_task(
     request: Request[Any, Any, Any], director: Director, deployment: str, *, every_instance: bool
-) -> Response[list[dict[str, Any]] | None]:
+) -> Response[None]:
     """Queue the ``vms`` task on the urgent queue (a status request should not wait
     behind deploys) for an existing deployment; 302 to it, as other task routes answer."""
 
-    def queue() -> int:
+    def find() -> None:
         with director.database.read() as session:
             views.find_deployment(session, deployment)
-        return director.tasks.create(
-            "vms",
-            "retrieve vm-stats",
-            {"deployment": deployment, "every_instance": every_instance},
-            user=str(request.user),
-            deployment=deployment,
-            queue="urgent",
-        )
 
-    task_id = await anyio.to_thread.run_sync(queue)
-    return Response(None, status_code=HTTP_302_FOUND, headers={"Location": f"/tasks/{task_id}"})
+    await anyio.to_thread.run_sync(find)
+    return await start_task(
+        request,
+        director,
+        "vms",
+        "retrieve vm-stats",
+        {"deployment": deployment, "every_instance": every_instance},
+        deployment=deployment,
+        queue="urgent",
+    )
 
 
 @get(

@@ -95,9 +95,11 @@ async def start_task(
     payload: Mapping[str, Any],
     *,
     deployment: str | None = None,
+    queue: str = "normal",
 ) -> Response[None]:
-    """Queue a task for the request's user (with its ``X-Bosh-Context-Id``) and answer
-    as every task-creating route of the reference does: 302 to ``/tasks/<id>``."""
+    """Queue a task for the request's user (with its ``X-Bosh-Context-Id``) on `queue`
+    and answer as every task-creating route of the reference does: 302 to
+    ``/tasks/<id>``."""
     task_id = await anyio.to_thread.run_sync(
         lambda: director.tasks.create(
             job_type,
@@ -106,6 +108,7 @@ async def start_task(
             user=str(request.user),
             deployment=deployment,
             context_id=request.headers.get(CONTEXT_ID_HEADER, ""),
+            queue=queue,
         )
     )
     return Response(None, status_code=HTTP_302_FOUND, headers={"Location": f"/tasks/{task_id}"})
