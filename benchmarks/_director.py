@@ -56,6 +56,14 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def process_memory_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of process `pid` in MiB: now and the peak so far (threads included)."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
 def machine_busy_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -79,13 +87,7 @@ class DirectorProcess:
 
     def memory_mib(self) -> tuple[float, float]:
         """(VmRSS, VmHWM) of the director process in MiB: now and the peak so far."""
-        fields = dict(
-            line.split(":", 1) for line in Path(f"/proc/{self.pid}/status").read_text().splitlines()
-        )
-        return (
-            int(fields["VmRSS"].split()[0]) / 1024,
-            int(fields["VmHWM"].split()[0]) / 1024,
-        )
+        return process_memory_mib(self.pid)
 
     def cpu_seconds(self) -> float:
         return process_cpu_seconds(self.pid)

@@ -3,7 +3,9 @@
 ``up`` brings it up (or reuses it) and provisions it, printing progress as it goes;
 ``env`` prints the ``export`` lines that make ``eval "$(bosh local env)"`` target it;
 ``down`` stops its processes; ``delete`` also removes its VMs, disks and directory.
-The directory is ``--dir``, else $BOSH_LOCAL_DIR, else ``~/.bosh/local``.
+The directory is ``--dir``, else $BOSH_LOCAL_DIR, else ``~/.bosh/local``. The first
+``up`` may put the director on PostgreSQL (``--database``) and a Redis task queue
+(``--queue``); the environment keeps them.
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ def _dir_option(command: _Command) -> _Command:
     )(command)
 
 
-def _environment(cli: CLIContext, directory: Path) -> LocalEnvironment:
+def _environment(
+    cli: CLIContext, directory: Path, *, database: str | None = None, queue: str | None = None
+) -> LocalEnvironment:
     # Progress goes out raw (not as tty-only lines): scripts and CI logs show it too.
     return LocalEnvironment(
-        directory.expanduser(), progress=lambda line: cli.ui.print_block(f"{line}\n")
+        directory.expanduser(),
+        progress=lambda line: cli.ui.print_block(f"{line}\n"),
+        database=database,
+        queue=queue,
     )
 
 
@@ -48,11 +55,29 @@ def local() -> None:
 
 @local.command("up")
 @_dir_option
+@click.option(
+    "--database",
+    metavar="URL",
+    help="The director's database for a new environment, an SQLAlchemy URL such as"
+    " postgresql+psycopg://USER:PASSWORD@HOST:5432/DBNAME (an empty database of its own)."
+    " Default: SQLite under --dir. Kept: later ups reuse it and refuse another one",
+)
+@click.option(
+    "--queue",
+    metavar="URL",
+    help="The director's task queue for a new environment, a Redis URL with a database"
+    " number no other director uses, such as redis://HOST:6379/5 (directors sharing one"
+    " take each other's tasks). Default: the queue table in the director's database. Kept"
+    " like --database",
+)
 @pass_cli
-def up(cli: CLIContext, directory: Path) -> None:
+def up(cli: CLIContext, directory: Path, database: str | None, queue: str | None) -> None:
     """Bring the local environment up (reusing what runs), upload the local stemcell and
-    the sample release, set a cloud-config, and print how to target it."""
-    target = _environment(cli, directory).up()
+    the sample release, set a cloud-config, and print how to target it.
+
+    The first up chooses the director's database and task queue; to change them, run
+    'bosh local delete' and up again."""
+    target = _environment(cli, directory, database=database, queue=queue).up()
     cli.ui.print_block(
         f"\nTarget it with:\n  eval \"$(bosh local env --dir '{directory}')\"\n"
         f"  bosh env   # {target.environment}\n"
@@ -80,7 +105,10 @@ def down(cli: CLIContext, directory: Path) -> None:
 @_dir_option
 @pass_cli
 def delete(cli: CLIContext, directory: Path) -> None:
-    """Stop the local environment, delete its VMs and disks, and remove its directory."""
+    """Stop the local environment, delete its VMs and disks, and remove its directory.
+
+    A PostgreSQL database given to 'up --database' is left as it is (tables and all): drop
+    it yourself, or give the next up an empty one. The Redis queue is left too."""
     _environment(cli, directory).delete()
 
 

@@ -110,18 +110,19 @@ class DiskManager:
         vm: VM,
         agent: BlockingAgentClient,
         wanted: tuple[DiskSpec, ...],
+        *,
+        new_vm: bool,
     ) -> None:
-        """Give the instance on `vm` exactly the `wanted` disks, mounted."""
+        """Give the instance on `vm` exactly the `wanted` disks, mounted. The disks it
+        keeps are attached and mounted again only on a `new_vm`."""
         cpi = self._cpi_for(vm)
         have = {disk.name: disk for disk in self._active(instance_id)}
         for disk in wanted:
             current = have.pop(disk.name, None)
-            if current is not None and current.matches(disk) and not self._recreate:
+            if current is not None and new_vm:
                 self._attach(cpi, vm, agent, current)
-                continue
-            if current is not None:
-                self._attach(cpi, vm, agent, current)
-            self._create(instance_id, instance_name, cpi, vm, agent, disk, replacing=current)
+            if current is None or not current.matches(disk) or self._recreate:
+                self._create(instance_id, instance_name, cpi, vm, agent, disk, replacing=current)
         for gone in have.values():
             self.detach(vm, agent, gone.cid)
             orphan_disk(self._audit, self._director, gone.id, instance_name=instance_name)

@@ -155,14 +155,18 @@ class InstanceUpdater:
                 self._disks.detach_all(instance_id, vm, agent)
                 self._factory.delete(vm)
             return
+        # A VM made by this deploy: the setup stage's, or the one made here.
+        new_vm = instance.actual is None or instance.actual.vm is None
         if vm is not None and instance.action is InstanceAction.RECREATE:
             self._disks.detach_all(instance_id, vm, agent)
             self._factory.delete(vm)
             vm = None
         if vm is None:
-            vm = self.create_vm(instance)
+            vm, new_vm = self.create_vm(instance), True
         agent = self._agent(vm)
-        self._disks.converge(instance_id, instance.name, vm, agent, instance.persistent_disks)
+        self._disks.converge(
+            instance_id, instance.name, vm, agent, instance.persistent_disks, new_vm=new_vm
+        )
         self._checkpoint()
         task.advance(data={"status": "installing packages"})
         agent.run("apply", instance.apply_spec(), timeout=AGENT_TASK_TIMEOUT)

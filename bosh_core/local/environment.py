@@ -2,27 +2,33 @@
 
     <dir>/state.json          ports, generated passwords, daemons (mode 0600)
     <dir>/director.yml        the director's config (mode 0600: it holds the passwords)
-    <dir>/director/           its data: SQLite database, blobstore, tasks, generated TLS,
-                              nats/ (its embedded NATS: CA, agent users, config, log)
+    <dir>/director/           its data: SQLite database (unless given another), blobstore,
+                              tasks, generated TLS, nats/ (its embedded NATS: CA, agent
+                              users, config, log)
     <dir>/local-cpi/          the local CPI's VMs, disks and stemcells
     <dir>/registry.yml, registry.db   the registry (for CPI v1 callers)
     <dir>/logs/               director.log, registry.log
     <dir>/hello-release/, stemcell.tgz, cache/   what ``up`` builds and uploads
 
-``up`` starts what is not running (a registry, and a director with in-process workers,
-SQLite, the database queue and its embedded NATS, each in its own process group), waits
-until each answers, then makes sure the director has the local stemcell, the sample
-release and a cloud-config for the local CPI's network. Everything it finds already
-there is reused, so ``up`` is idempotent. ``down`` stops the daemons (VMs keep running,
-as VMs of a real IaaS outlive their director; their agents reconnect on the next
-``up``); ``delete`` also deletes the VMs and disks and removes the directory.
+``up`` starts what is not running (a registry, and a director with in-process workers and
+its embedded NATS, each in its own process group), waits until each answers, then makes
+sure the director has the local stemcell, the sample release and a cloud-config for the
+local CPI's network. Everything it finds already there is reused, so ``up`` is
+idempotent. ``down`` stops the daemons (VMs keep running, as VMs of a real IaaS outlive
+their director; their agents reconnect on the next ``up``); ``delete`` also deletes the
+VMs and disks and removes the directory.
+
+The director keeps its tables in SQLite under the directory and queues its tasks in that
+database, unless the first ``up`` names a PostgreSQL database and a Redis queue (the same
+director as in production, for tests that must run on those). They are kept in the state
+like the ports: later ``up`` calls reuse them, and refuse different ones. ``delete``
+leaves such a database as it is: it is the caller's, as its server is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import shutil
 import socket
 import sys
@@ -33,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bosh_core.cpi.local.properties import parse_properties
 from bosh_core.errors import BoshError
+from bosh_core.local.networks import LocalNetwork, claim_network, release_network
 from bosh_core.local.processes import has_exited, is_running, start_daemon, stop_daemon
 from bosh_core.local.state import (
+    Backends,
     LocalState,
     ProcessRecord,
     load_state,
@@ -44,11 +51,13 @@ from bosh_core.local.state import (
     write_private,
 )
 from bosh_core.serialization import dump_yaml
+from bosh_core.urls import redact_url
 
 if TYPE_CHECKING:
     from bosh_core.client import Director
 
 __all__ = [
+    "DEFAULT_SAMPLE_MANIFEST",
     "DEFAULT_SAMPLE_RELEASE",
     "LocalEnvironment",
     "LocalEnvironmentError",
@@ -56,6 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_SAMPLE_RELEASE = Path(__file__).resolve().parents[2] / "examples" / "hello-release"
+DEFAULT_SAMPLE_MANIFEST = DEFAULT_SAMPLE_RELEASE.parent / "hello-deployment.yml"
 DIRECTOR_NAME = "bosh-local"
 ADMIN = "admin"
 # Started in this order, stopped in the reverse one (the director needs the others).
@@ -94,23 +104,6 @@ class LocalTarget:
         return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in pairs.items())
 
 
-@attrs.frozen(kw_only=True)
-class _Network:
-    """The local CPI's network as VMs see it: its CIDR and the host's address on it."""
-
-    mode: str
-    cidr: str
-    host_address: str
-
-
-def _network() -> _Network:
-    # As root VMs get their own network stacks on a bridge; without root they share the
-    # host's, on loopback addresses. A /24 keeps the cloud-config's range small.
-    cidr = "10.244.0.0/24" if os.geteuid() == 0 else "127.244.0.0/24"
-    parsed = parse_properties({"dir": "/", "network_cidr": cidr})
-    return _Network(mode=parsed.network_mode, cidr=cidr, host_address=str(parsed.network.ip))
-
-
 def _log_tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -131,6 +124,48 @@ def _retired(state: LocalState) -> list[str]:
     return [name for name in state.processes if name not in _SERVICES]
 
 
+def _scheme(url: str) -> str:
+    """``postgresql`` for ``postgresql+psycopg://...``."""
+    return url.partition("://")[0].partition("+")[0].lower()
+
+
+def _checked(backends: Backends) -> Backends:
+    """`backends` when the director can use them; the URLs are not echoed (passwords)."""
+    problems = []
+    database, queue = backends.database, backends.queue
+    if database is not None and _scheme(database) not in ("postgresql", "sqlite"):
+        problems.append("the database must be a postgresql:// or sqlite:// SQLAlchemy URL")
+    if queue is not None and _scheme(queue) not in ("redis", "rediss"):
+        problems.append("the task queue must be a redis:// or rediss:// URL")
+    if problems:
+        raise LocalEnvironmentError("Cannot use the given backends: " + "; ".join(problems))
+    return backends
+
+
+def _describe_database(url: str | None) -> str:
+    return "SQLite in the director's data directory" if url is None else redact_url(url)
+
+
+def _describe_queue(url: str | None) -> str:
+    return "the director's database" if url is None else redact_url(url)
+
+
+def _differences(kept: Backends, requested: Backends) -> list[str]:
+    """How the backends `requested` differ from the ones the environment `kept`."""
+    pairs = (
+        ("database", _describe_database, kept.database, requested.database),
+        ("task queue", _describe_queue, kept.queue, requested.queue),
+    )
+    differences = []
+    for name, describe, ours, theirs in pairs:
+        if theirs is None or theirs == ours:
+            continue
+        mine, given = describe(ours), describe(theirs)
+        hint = " (they differ in their credentials)" if mine == given else ""
+        differences.append(f"its {name} is {mine}, not {given}{hint}")
+    return differences
+
+
 def _accepts_connections(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
@@ -142,6 +177,9 @@ class LocalEnvironment:
 
     `progress` receives one line per step as it happens. `sample_release` is the release
     directory ``up`` builds and uploads (the repository's examples/hello-release).
+    `database` (an SQLAlchemy URL) and `queue` (a ``redis://`` URL) are the director's
+    backends for a new environment; None keeps what the environment has (the defaults
+    for a new one: SQLite, and the queue in the database).
     """
 
     def __init__(
@@ -150,11 +188,15 @@ class LocalEnvironment:
         *,
         progress: Progress | None = None,
         sample_release: Path = DEFAULT_SAMPLE_RELEASE,
+        sample_manifest: Path = DEFAULT_SAMPLE_MANIFEST,
+        database: str | None = None,
+        queue: str | None = None,
     ) -> None:
         self.directory = directory.absolute()
         self._progress = progress or (lambda line: None)
         self.sample_release = sample_release
-        self.network = _network()
+        self.sample_manifest = sample_manifest
+        self._backends = _checked(Backends(database=database, queue=queue))
 
     def __repr__(self) -> str:
         return f"LocalEnvironment({str(self.directory)!r})"
@@ -179,6 +221,14 @@ class LocalEnvironment:
         return self.directory / "logs"
 
     @property
+    def network(self) -> LocalNetwork:
+        """The environment's own network (claimed by its first ``up``)."""
+        state = load_state(self.directory)
+        if state is None:
+            raise self._missing()
+        return LocalNetwork.numbered(state.network)
+
+    @property
     def ca_cert(self) -> Path:
         """The director's generated CA (its certificate also names the host address)."""
         return self.director_dir / "tls" / "ca.crt"
@@ -191,8 +241,14 @@ class LocalEnvironment:
             state = load_state(self.directory)
             if state is None:
                 self._progress(f"Creating a local environment in {self.directory}")
-                state = LocalState.new()
+                state = LocalState.new(self._backends, network=self._claim_network(None).index)
                 save_state(self.directory, state)
+                self._progress(
+                    f"Director database: {_describe_database(state.backends.database)};"
+                    f" task queue: {_describe_queue(state.backends.queue)}"
+                )
+            self._check_backends(state.backends)
+            self._claim_network(state.network)
             self._write_configs(state)
             for service in _retired(state):
                 state = self._stop(state, service)
@@ -231,7 +287,8 @@ class LocalEnvironment:
             self._stop_all()
 
     def delete(self) -> None:
-        """Stop the daemons, delete the local CPI's VMs and disks, remove the directory."""
+        """Stop the daemons, delete the local CPI's VMs and disks, remove the directory.
+        A database given to the first ``up`` stays as it is (saying so): it is the caller's."""
         if not self.directory.exists():
             self._progress(f"No local environment in {self.directory}: nothing to delete")
             return
@@ -239,10 +296,26 @@ class LocalEnvironment:
             if (self.directory / "state.json").is_file():
                 self._stop_all()
             self._delete_cloud_resources()
+            state = load_state(self.directory)
             shutil.rmtree(self.directory)
+            if state is not None:
+                release_network(self.directory, state.network)
         self._progress(f"Deleted the local environment in {self.directory}")
+        if state is not None and state.backends.database is not None:
+            self._progress(
+                f"Left the database {redact_url(state.backends.database)} as it is: drop it,"
+                " or give the next 'bosh local up' an empty one"
+            )
 
     # -- internals ---------------------------------------------------------------------
+
+    def _claim_network(self, index: int | None) -> LocalNetwork:
+        try:
+            return claim_network(self.directory, index)
+        except OSError as error:
+            raise LocalEnvironmentError(
+                f"Cannot give {self.directory} a network: {error}"
+            ) from None
 
     def _missing(self) -> LocalEnvironmentError:
         return LocalEnvironmentError(
@@ -264,6 +337,17 @@ class LocalEnvironment:
                     f"Another 'bosh local' command is working on {self.directory}; wait for it"
                 ) from None
             yield
+
+    def _check_backends(self, kept: Backends) -> None:
+        """Refuse backends other than the ones the environment was made with."""
+        differences = _differences(kept, self._backends)
+        if differences:
+            raise LocalEnvironmentError(
+                f"The local environment in {self.directory} keeps the backends it was made"
+                f" with: {'; '.join(differences)}. Run 'bosh local up' without --database and"
+                f" --queue to keep them, or 'bosh local delete --dir {self.directory}' first"
+                " to start over"
+            )
 
     def _target(self, state: LocalState) -> LocalTarget:
         return LocalTarget(
@@ -289,6 +373,7 @@ class LocalEnvironment:
             "dir": str(self.cpi_dir),
             "network_mode": self.network.mode,
             "network_cidr": self.network.cidr,
+            "bridge": self.network.bridge,
             "agent": {"mbus": f"nats://{address}:{state.ports.nats}"},
             "registry": {
                 "endpoint": f"http://{address}:{state.ports.registry}",
@@ -322,6 +407,9 @@ class LocalEnvironment:
                 "secret": secrets.blobstore_secret,
             },
         }
+        for key, url in (("db", state.backends.database), ("queue", state.backends.queue)):
+            if url is not None:
+                director[key] = url
         write_private(self.directory / "director.yml", dump_yaml(director))
         registry = {
             "http": {

@@ -1,6 +1,7 @@
-"""What a fresh local director gets before the first deploy: the local stemcell, the
-sample release and a cloud-config for the local CPI's network; each skipped when the
-director already has it, so a second ``bosh local up`` uploads nothing."""
+"""What a fresh local director gets: the local stemcell, the sample release, a
+cloud-config for the local CPI's network, and the sample deployment; each skipped when
+the director already has it, so a second ``bosh local up`` uploads and deploys nothing.
+At the end the sample's URLs are shown: its job answers on every instance's address."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bosh_core.serialization import dump_yaml
 
 if TYPE_CHECKING:
     from bosh_core.client import Director
+    from bosh_core.client.director import TaskEvent
     from bosh_core.local.environment import LocalEnvironment
 
 __all__ = ["cloud_config", "provision"]
@@ -19,6 +21,8 @@ __all__ = ["cloud_config", "provision"]
 STEMCELL_NAME = "bosh-local-ubuntu-jammy-go_agent"
 STEMCELL_VERSION = "1"
 AZS = ("z1", "z2")
+#: The sample job's ``port`` default (examples/hello-release/jobs/hello/spec).
+SAMPLE_PORT = 8080
 
 
 def cloud_config(*, cidr: str, gateway: str) -> str:
@@ -64,12 +68,24 @@ def provision(
     _stemcell(environment, director, progress)
     _sample_release(environment, director, progress)
     _cloud_config(environment, director, progress)
+    _sample_deployment(environment, director, progress)
 
 
-def _follow(director: Director, task_id: int, what: str) -> None:
+def _follow(
+    director: Director,
+    task_id: int,
+    what: str,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Wait for the task; with `progress`, each step it finishes is a line."""
     from bosh_core.local.environment import LocalEnvironmentError
 
-    task = director.follow_task(task_id)
+    def step(event: TaskEvent) -> None:
+        if progress is not None and event.state in ("finished", "failed") and event.stage:
+            tags = f" {', '.join(event.tags)}" if event.tags else ""
+            progress(f"  {event.stage}{tags}: {event.task} ({event.state})")
+
+    task = director.follow_task(task_id, step)
     if not task.succeeded:
         raise LocalEnvironmentError(
             f"Task {task_id} ({what}) {task.state}: {task.result}; see 'bosh task {task_id}'"
@@ -137,3 +153,37 @@ def _cloud_config(
         return
     progress(f"Setting the cloud-config (network {network.cidr}, AZs {', '.join(AZS)})")
     director.update_config("cloud", "default", content)
+
+
+def _sample_deployment(
+    environment: LocalEnvironment, director: Director, progress: Callable[[str], None]
+) -> None:
+    import yaml
+
+    path = environment.sample_manifest
+    text = path.read_text()
+    manifest = yaml.safe_load(text)
+    name = str(manifest["name"])
+    deployed = any(found.name == name for found in director.deployments(exclude_configs=True))
+    if deployed and director.deployment_manifest(name) == text:
+        progress(f"Deployment {name} already deployed")
+    else:
+        progress(f"Deploying {name} from {path}")
+        task = director.deploy(text)
+        _follow(director, task.id, f"deploy {name}", progress)
+    port = _sample_port(manifest)
+    for instance in director.instances_db(name):
+        for ip in instance.ips:
+            progress(
+                f"{name}: {instance.job}/{instance.id} ({instance.index}) at http://{ip}:{port}/"
+            )
+
+
+def _sample_port(manifest: dict[str, Any]) -> int:
+    """The port the sample job listens on: its ``port`` property, else the job's default."""
+    for group in manifest.get("instance_groups") or []:
+        for job in group.get("jobs") or []:
+            port = (job.get("properties") or {}).get("port")
+            if port is not None:
+                return int(port)
+    return SAMPLE_PORT

@@ -1,9 +1,11 @@
-"""The local environment's state file: ports, generated secrets and the processes it runs.
+"""The local environment's state file: ports, generated secrets, the director's database
+and task queue, and the processes it runs.
 
-Ports and secrets are chosen on the first ``up`` and kept, so that a second ``up`` (or an
-``up`` after ``down``) brings back the same director at the same address with the same
-credentials, and scripts that ran ``eval "$(bosh local env)"`` keep working. The file is
-written atomically with mode 0600: it holds every password of the environment.
+Ports, secrets and backends are chosen on the first ``up`` and kept, so that a second
+``up`` (or an ``up`` after ``down``) brings back the same director at the same address with
+the same credentials and data, and scripts that ran ``eval "$(bosh local env)"`` keep
+working. The file is written atomically with mode 0600: it holds every password of the
+environment.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import attrs
 from bosh_core.blobstore import staged_destination
 from bosh_core.errors import ConfigError
 from bosh_core.serialization import structure, unstructure
+from bosh_core.urls import redact_url
 
 __all__ = [
+    "Backends",
     "LocalState",
     "Ports",
     "ProcessRecord",
@@ -84,6 +88,23 @@ class Secrets:
         )
 
 
+def _redacted(url: str | None) -> str:
+    return repr(None if url is None else redact_url(url))
+
+
+@attrs.frozen(kw_only=True)
+class Backends:
+    """Where the director keeps its tables and queues its tasks, as its config's ``db``
+    (an SQLAlchemy URL) and ``queue`` (a ``redis://`` URL). None is the default: SQLite
+    in the director's data directory, and the queue table in that database.
+
+    Chosen once: a director moved to another database would lose its deployments.
+    """
+
+    database: str | None = attrs.field(default=None, repr=_redacted)
+    queue: str | None = attrs.field(default=None, repr=_redacted)
+
+
 @attrs.frozen(kw_only=True)
 class ProcessRecord:
     """A daemon this environment started: the leader of its own process group.
@@ -101,11 +122,17 @@ class ProcessRecord:
 class LocalState:
     ports: Ports
     secrets: Secrets
+    # Absent from the state of environments made before backends could be chosen.
+    backends: Backends = attrs.Factory(Backends)
+    # The environment's local network (bosh_core.local.networks); 0 in older states.
+    network: int = 0
     processes: Mapping[str, ProcessRecord] = attrs.field(factory=dict)
 
     @classmethod
-    def new(cls) -> LocalState:
-        return cls(ports=Ports.pick(), secrets=Secrets.generate())
+    def new(cls, backends: Backends, *, network: int) -> LocalState:
+        return cls(
+            ports=Ports.pick(), secrets=Secrets.generate(), backends=backends, network=network
+        )
 
     def with_process(self, name: str, record: ProcessRecord | None) -> LocalState:
         processes = {key: value for key, value in self.processes.items() if key != name}

@@ -293,6 +293,13 @@ def add_guest_interface(
     if gateway is not None:
         run([*inside, "route", "replace", "default", "via", str(gateway)],
              what="route the VM")  # fmt: skip
+    # The address may have been an earlier VM's: the host must not keep sending to that
+    # VM's MAC address until its neighbour entry goes stale.
+    subprocess.run(
+        ["ip", "neigh", "del", str(interface.address.ip), "dev", bridge],
+        capture_output=True,
+        check=False,
+    )
 
 
 def delete_netns(name: str, host_interfaces: Sequence[str]) -> None:

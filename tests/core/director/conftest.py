@@ -7,16 +7,16 @@ PostgreSQL is the machine's (127.0.0.1:5432, trust auth, user postgres);
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bosh_core.director.db import Database, open_database
+from tests.core.director.backends import throwaway_database
 from tests.core.director.release_tarballs import Tarballs, build_tarballs
 
 ADMIN_URL = os.environ.get(
@@ -38,12 +38,8 @@ def postgres_admin() -> Iterator[Engine]:
 
 @pytest.fixture
 def postgres_url(postgres_admin: Engine) -> Iterator[str]:
-    name = f"bosh_test_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with postgres_admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_database(postgres_admin, ADMIN_URL, prefix="bosh_test") as (_, url):
+        yield url
 
 
 @pytest.fixture

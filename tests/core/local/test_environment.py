@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def test_up_starts_every_daemon_and_provisions_the_director(
     lines = progress.take()
     assert "Starting director" in lines
     assert any(line.startswith("Making and uploading stemcell") for line in lines)
+    assert "Deploying hello from" in " ".join(lines)
+    urls = [line.rsplit(" at ", 1)[1] for line in lines if line.startswith("hello: hello/")]
+    assert len(urls) == 2
+    assert all(urllib.request.urlopen(url, timeout=5).status == 200 for url in urls)
     state_file = environment.directory / "state.json"
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
     assert target.client_secret not in repr(load_state(environment.directory))
@@ -107,6 +112,7 @@ def test_second_up_reuses_the_running_environment(
     assert not any(line.startswith(("Starting", "Making", "Building", "Setting")) for line in lines)
     assert "Release hello already uploaded" in lines
     assert "Cloud-config already set" in lines
+    assert "Deployment hello already deployed" in lines
 
 
 def test_env_lets_the_cli_target_the_director(environment: LocalEnvironment) -> None:
