@@ -65,7 +65,9 @@ class _Supervised:
     job: str
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     monitored: bool = False
-    phase: str = "stopped"  # starting | running | failing | stopped
+    # starting | restarted (back after it died, until a check sees it stay) | running |
+    # failing | stopped
+    phase: str = "stopped"
     restarts: int = 0
     failed_starts: int = 0
     # (pid, monotonic time, cpu ticks of its tree) at the last status().
@@ -235,7 +237,7 @@ class JobSupervisor:
     def _state(self, process: _Supervised, pid: int | None) -> str:
         if not process.monitored:
             return "unknown"
-        if process.phase == "starting":
+        if process.phase in ("starting", "restarted"):
             return "starting"
         return "running" if pid is not None and process.phase == "running" else "failing"
 
@@ -254,21 +256,25 @@ class JobSupervisor:
         if _find_pid(process.spec, None) is not None:
             process.phase = "running"
             return
-        if process.phase == "running":
+        was_up = process.phase in ("running", "restarted")
+        if was_up:
             self._event(process, "does not exist", "restart", "process is not running")
         if process.spec.mode == "passive":
             process.phase = "failing"  # passive: monit only reports
             return
-        if process.phase == "running":
+        if was_up:
             process.restarts += 1
-        self._spawn_background(self._start_locked(process))
+        self._spawn_background(self._start_locked(process, restarting=True))
 
-    async def _start_locked(self, process: _Supervised) -> None:
+    async def _start_locked(self, process: _Supervised, *, restarting: bool = False) -> None:
         async with process.lock:
             if process.monitored:
-                await self._start(process)
+                await self._start(process, restarting=restarting)
 
-    async def _start(self, process: _Supervised) -> None:
+    async def _start(self, process: _Supervised, *, restarting: bool = False) -> None:
+        """Run the start program until the process appears. A process restarted after it
+        died is ``restarted`` (reported ``starting``) until it is still there at the next
+        check: one that dies at once again is never reported ``running`` in between."""
         spec = process.spec
         if _find_pid(spec, None) is not None:
             process.phase, process.failed_starts = "running", 0
@@ -280,7 +286,8 @@ class JobSupervisor:
         failure = "no start program" if spec.start is None else ""
         while program is not None and not failure:
             if _find_pid(spec, None) is not None:
-                process.phase, process.failed_starts = "running", 0
+                process.phase = "restarted" if restarting else "running"
+                process.failed_starts = 0
                 self._log(f"'{spec.name}' started")
                 return
             if program.returncode not in (None, 0):

@@ -25,7 +25,7 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, Required, TypedDict, Unpack
 
 import attrs
 from sqlalchemy import select
@@ -146,6 +146,29 @@ def add_event(
     return EventRecord.from_row(row)
 
 
+class AuditFields(TypedDict, total=False):
+    """What an audited action's events say (`EventLog.begin`, `EventLog.audited`)."""
+
+    user: Required[str]
+    action: Required[str]
+    object_type: Required[str]
+    object_name: str | None
+    task: int | str | None
+    deployment: str | None
+    instance: str | None
+    context: Mapping[str, Any] | None
+
+
+class TaskAuditFields(TypedDict, total=False):
+    """`AuditFields` less what a `TaskAudit` fills in."""
+
+    action: Required[str]
+    object_type: Required[str]
+    object_name: str | None
+    instance: str | None
+    context: Mapping[str, Any] | None
+
+
 @attrs.define
 class AuditedAction:
     """An action whose start event is recorded (`start_id`: None when events are off);
@@ -184,23 +207,10 @@ class TaskAudit:
     deployment: str | None = None
 
     def audited(
-        self,
-        *,
-        action: str,
-        object_type: str,
-        object_name: str | None = None,
-        instance: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        self, **fields: Unpack[TaskAuditFields]
     ) -> contextlib.AbstractContextManager[AuditedAction]:
         return self.events.audited(
-            user=self.user,
-            action=action,
-            object_type=object_type,
-            object_name=object_name,
-            task=self.task,
-            deployment=self.deployment,
-            instance=instance,
-            context=context,
+            user=self.user, task=self.task, deployment=self.deployment, **fields
         )
 
 
@@ -246,58 +256,21 @@ class EventLog:
                 timestamp=timestamp,
             )
 
-    def begin(
-        self,
-        *,
-        user: str,
-        action: str,
-        object_type: str,
-        object_name: str | None = None,
-        task: int | str | None = None,
-        deployment: str | None = None,
-        instance: str | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> AuditedAction:
-        """Record the start of `action` (with `context`, which its end repeats unless
-        changed); the returned `AuditedAction` records its end."""
-        fields: dict[str, Any] = {
-            "user": user,
-            "action": action,
-            "object_type": object_type,
-            "task": task,
-            "deployment": deployment,
-            "instance": instance,
-        }
-        start = self.record(**fields, object_name=object_name, context=context)
+    def begin(self, **fields: Unpack[AuditFields]) -> AuditedAction:
+        """Record the start of the action (with its context, which its end repeats
+        unless changed); the returned `AuditedAction` records its end."""
+        start = self.record(**fields)
+        object_name = fields.pop("object_name", None)
+        context = fields.pop("context", None)
         return AuditedAction(
             self, fields, object_name, None if start is None else start.id, context
         )
 
     @contextlib.contextmanager
-    def audited(
-        self,
-        *,
-        user: str,
-        action: str,
-        object_type: str,
-        object_name: str | None = None,
-        task: int | str | None = None,
-        deployment: str | None = None,
-        instance: str | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Iterator[AuditedAction]:
+    def audited(self, **fields: Unpack[AuditFields]) -> Iterator[AuditedAction]:
         """`begin` the action, and end it when the block ends (with the error if the
         block raised, which is raised on)."""
-        audited = self.begin(
-            user=user,
-            action=action,
-            object_type=object_type,
-            object_name=object_name,
-            task=task,
-            deployment=deployment,
-            instance=instance,
-            context=context,
-        )
+        audited = self.begin(**fields)
         try:
             yield audited
         except BaseException as error:

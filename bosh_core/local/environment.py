@@ -91,17 +91,33 @@ class LocalTarget:
     client: str
     client_secret: str = attrs.field(repr=False)
 
-    def exports(self) -> str:
-        """``export`` lines for a POSIX shell: ``eval "$(bosh local env)"``."""
-        import shlex
-
-        pairs = {
+    def variables(self) -> dict[str, str]:
+        """The ``BOSH_*`` environment variables that target the director."""
+        return {
             "BOSH_ENVIRONMENT": self.environment,
             "BOSH_CA_CERT": str(self.ca_cert),
             "BOSH_CLIENT": self.client,
             "BOSH_CLIENT_SECRET": self.client_secret,
         }
-        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in pairs.items())
+
+    def exports(self) -> str:
+        """``export`` lines for a POSIX shell: ``eval "$(bosh local env)"``."""
+        import shlex
+
+        return "".join(
+            f"export {key}={shlex.quote(value)}\n" for key, value in self.variables().items()
+        )
+
+    def director(self) -> Director:
+        """An SDK client of the director."""
+        from bosh_core.client import Director
+
+        return Director(
+            self.environment,
+            ca_cert=str(self.ca_cert),
+            client=self.client,
+            client_secret=self.client_secret,
+        )
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -258,7 +274,7 @@ class LocalEnvironment:
             target = self._target(state)
             from bosh_core.local.provisioning import provision
 
-            with self._director(target) as director:
+            with target.director() as director:
                 provision(self, director, progress=self._progress)
             self._progress(f"Local environment ready: director at {target.environment}")
             return target
@@ -355,16 +371,6 @@ class LocalEnvironment:
             ca_cert=self.ca_cert,
             client=ADMIN,
             client_secret=state.secrets.admin_password,
-        )
-
-    def _director(self, target: LocalTarget) -> Director:
-        from bosh_core.client import Director
-
-        return Director(
-            target.environment,
-            ca_cert=str(target.ca_cert),
-            client=target.client,
-            client_secret=target.client_secret,
         )
 
     def _cpi_properties(self, state: LocalState) -> dict[str, Any]:
@@ -469,7 +475,7 @@ class LocalEnvironment:
             return False
         from bosh_core.client import ClientError
 
-        with self._director(self._target(state)) as director:
+        with self._target(state).director() as director:
             try:
                 director.info()
             except ClientError:

@@ -12,12 +12,13 @@ break a job, dry-run, scale down.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import shutil
 import subprocess
-import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ from bosh_core.cpi.types import VMCID, CPIContext
 from bosh_core.local import LocalEnvironment
 from tests.core.director.backends import redis_queue, throwaway_database
 from tests.core.director.conftest import ADMIN_URL, postgres_admin
+from tests.core.local.support import run_bosh
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="VMs with their own network need root"),
@@ -43,7 +45,6 @@ pytestmark = [
 __all__ = ["postgres_admin"]  # the fixture, for the PostgreSQL world
 
 ROOT = Path(__file__).resolve().parents[2]
-BOSH = str(Path(sys.executable).with_name("bosh"))
 DEPLOYMENT = "hello"
 #: A Redis db of this module's own: the queue's keys have a fixed prefix.
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -52,29 +53,15 @@ REDIS_URL = "redis://127.0.0.1:6379/5"
 @attrs.frozen
 class World:
     local: LocalEnvironment
-    env: Mapping[str, str]
 
     def bosh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [BOSH, "-n", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=600,
-            check=False,
-        )
+        result = run_bosh(self.local, "-n", *args, timeout=600)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
 
     def director(self) -> Director:
-        target = self.local.env()
-        return Director(
-            target.environment,
-            ca_cert=str(target.ca_cert),
-            client=target.client,
-            client_secret=target.client_secret,
-        )
+        return self.local.env().director()
 
     def cpi(self) -> LocalCPI:
         return LocalCPI({"dir": str(self.local.cpi_dir)}, context=CPIContext())
@@ -108,16 +95,8 @@ def world(
         directory = tmp_path_factory.mktemp("e2e") / "local"
         local = LocalEnvironment(directory, database=database, queue=queue)
         try:
-            target = local.up()
-            clean = {k: v for k, v in os.environ.items() if not k.startswith("BOSH_")}
-            env = {
-                **clean,
-                "BOSH_ENVIRONMENT": target.environment,
-                "BOSH_CA_CERT": str(target.ca_cert),
-                "BOSH_CLIENT": target.client,
-                "BOSH_CLIENT_SECRET": target.client_secret,
-            }
-            yield World(local, env)
+            local.up()
+            yield World(local)
         finally:
             local.delete()
 
@@ -208,6 +187,21 @@ def test_deploy_creates_vms_whose_agents_configure_them_and_run_the_job(world: W
         # 6. the job runs, 7. and answers on the VM's own address.
         assert item.job_state == "running"
         assert http_get(f"http://{item.ips[0]}:8080/") == "Hello from BOSH!\n"
+        # Its visits are counted on its persistent disk, shown with the generated password.
+        [disk] = item.disk_cids
+        assert (world.local.cpi_dir / "disks" / disk / "hello" / "visits").read_text() == "1\n"
+        config = json.loads(
+            (world.local.cpi_dir / "vms" / str(item.vm_cid) / "vcap" / "jobs" / "hello"
+             / "config" / "hello.json").read_text()
+        )  # fmt: skip
+        assert len(config["password"]) == 20
+        visits = urllib.request.Request(f"http://{item.ips[0]}:8080/visits")
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(visits, timeout=5)
+        token = base64.b64encode(f"admin:{config['password']}".encode()).decode()
+        visits.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(visits, timeout=5) as response:
+            assert json.loads(response.read()) == {"visits": 1}
 
 
 def test_a_second_deploy_without_changes_does_nothing(world: World) -> None:
@@ -257,7 +251,8 @@ def test_a_changed_vm_type_recreates_the_vms_keeping_their_addresses(world: Worl
 
 
 def test_a_failing_job_fails_the_deploy_with_the_reference_message(world: World) -> None:
-    jobs = [{"name": "hello", "release": "hello", "properties": {"port": 99999}}]
+    # An address no VM has: the server dies at start, again and again.
+    jobs = [{"name": "hello", "release": "hello", "properties": {"listen_address": "10.9.9.9"}}]
     result = world.deploy(sample_manifest(vm_type="bigger", jobs=jobs), check=False)
 
     assert "is not running after update. Review logs for failed jobs: hello" in result

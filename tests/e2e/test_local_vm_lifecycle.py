@@ -165,7 +165,12 @@ def rendered_templates(*, index: int, address: str, peers: list[str]) -> Rendere
     job = InstanceJob(
         templates=JobTemplates.from_directory(EXAMPLES / "hello-release" / "jobs" / "hello"),
         release=ReleaseRef("hello", "dev"),
-        properties={"port": 8080, "message": f"hello from {index}"},
+        properties={
+            "port": 8080,
+            "message": f"hello from {index}",
+            "listen_address": "0.0.0.0",
+            "store_dir": "/var/vcap/store/hello",
+        },
         links={
             "peers": Link(
                 instances=tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
 import json
@@ -16,7 +17,8 @@ import tarfile
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from email.message import Message
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -85,7 +87,7 @@ def serve(hello_app: ModuleType) -> Iterator[Any]:
     servers = []
 
     def start(config: dict[str, Any]) -> str:
-        server = hello_app.make_server(config, host="127.0.0.1")
+        server = hello_app.make_server({"listen_address": "127.0.0.1", **config})
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{server.server_address[1]}"
@@ -96,12 +98,23 @@ def serve(hello_app: ModuleType) -> Iterator[Any]:
         server.server_close()
 
 
-def get(url: str) -> tuple[int, str, str]:
+def fetch(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, Message, str]:
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers["Content-Type"], response.read().decode()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+        return exc.code, exc.headers, exc.read().decode()
+
+
+def get(url: str) -> tuple[int, str, str]:
+    status, headers, body = fetch(url)
+    return status, headers["Content-Type"], body
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def test_job_spec() -> None:
@@ -118,6 +131,8 @@ def test_job_spec() -> None:
     assert spec.packages == ("python-runtime", "hello-app")
     assert spec.properties["port"]["default"] == 8080
     assert "message" in spec.properties
+    assert spec.properties["store_dir"]["default"] == "/var/vcap/store/hello"
+    assert "default" not in spec.properties["password"]
     assert spec.provides == ({"name": "hello", "type": "http", "properties": ["port"]},)
     assert (JOB / "monit").read_text().startswith("check process hello\n")
 
@@ -179,7 +194,7 @@ def test_templates_use_only_declared_properties_and_links(template: str) -> None
     code = " ".join(ERB_TAG.findall(text))
     links = {link["name"] for link in (*spec.consumes, *spec.provides)}
 
-    for name in re.findall(r"""\bp\(\s*["']([^"']+)["']""", code):
+    for name in re.findall(r"""\b(?:if_)?p\(\s*["']([^"']+)["']""", code):
         assert name in spec.properties, f"{template} reads undeclared property {name!r}"
     for name in re.findall(r"""\blink\(\s*["']([^"']+)["']""", code):
         assert name in links, f"{template} uses undeclared link {name!r}"
@@ -260,6 +275,80 @@ def test_app_main_serves_until_terminated(tmp_path: Path) -> None:
         assert get(url + "/")[2] == "from main\n"
 
 
+def visits(url: str, headers: Mapping[str, str] | None = None) -> int:
+    status, _, body = fetch(url + "/visits", headers)
+    assert status == 200, body
+    count: int = json.loads(body)["visits"]
+    return count
+
+
+def test_visits_are_kept_in_the_store_dir_across_restarts(tmp_path: Path) -> None:
+    store = tmp_path / "store" / "hello"
+    config = {"port": 0, "message": "m", "store_dir": str(store)}
+    command = [sys.executable, "-B", str(APP)]
+
+    with app_process(command, config, tmp_path) as url:
+        assert visits(url) == 0
+        for _ in range(2):
+            assert get(url + "/")[0] == 200
+        assert get(url + "/info")[0] == 200
+        assert visits(url) == 2
+    assert sorted(path.name for path in store.iterdir()) == ["visits"]
+    assert (store / "visits").read_text() == "2\n"
+
+    with app_process(command, config, tmp_path) as url:
+        assert visits(url) == 2
+        get(url + "/?probe=1")
+        assert visits(url) == 3
+
+
+def test_an_unwritable_store_dir_counts_in_memory_and_says_so_once(
+    serve: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    url = serve({"port": 0, "message": "still here", "store_dir": str(blocker / "hello")})
+
+    for _ in range(3):
+        assert get(url + "/")[2] == "still here\n"
+
+    assert visits(url) == 3
+    assert capsys.readouterr().err.count("cannot keep the visit count in") == 1
+
+
+def test_visits_are_public_without_a_password(serve: Any, tmp_path: Path) -> None:
+    url = serve({"port": 0, "message": "m", "store_dir": str(tmp_path)})
+    get(url + "/")
+
+    status, headers, body = fetch(url + "/visits")
+
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert json.loads(body) == {"visits": 1}
+
+
+def test_visits_need_admin_and_the_password_when_one_is_set(
+    serve: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "s3cret-pw"
+    url = serve({"port": 0, "message": "m", "store_dir": str(tmp_path), "password": password})
+    get(url + "/")
+
+    for headers in (
+        None,
+        basic_auth("admin", "wrong"),
+        basic_auth("root", password),
+        {"Authorization": f"Bearer {password}"},
+        {"Authorization": "Basic not-base64!"},
+    ):
+        status, answer, _ = fetch(url + "/visits", headers)
+        assert status == 401, headers
+        assert answer["WWW-Authenticate"] == 'Basic realm="hello"'
+    assert visits(url, basic_auth("admin", password)) == 1
+    logged = capsys.readouterr()
+    assert password not in logged.out + logged.err
+    assert basic_auth("admin", password)["Authorization"] not in logged.out + logged.err
+
+
 def test_deployment_manifest() -> None:
     manifest = serialization.load_yaml(
         (EXAMPLES / "hello-deployment.yml").read_bytes(), source="hello-deployment.yml"
@@ -278,12 +367,17 @@ def test_deployment_manifest() -> None:
     assert group["vm_type"] == "default"
     assert group["stemcell"] == "default"
     assert group["networks"] == [{"name": "default"}]
+    assert group["persistent_disk"] == 1024
     [job] = group["jobs"]
     assert (job["name"], job["release"]) == ("hello", load_release_config(RELEASE).release_name())
     assert set(job["properties"]) <= set(job_spec().properties)
+    assert job["properties"]["password"] == "((hello_password))"
+    assert manifest["variables"] == [{"name": "hello_password", "type": "password"}]
 
 
-def render(template: str) -> str:
+def render(template: str, **properties_set: Any) -> str:
+    """`template` rendered by ruby for instance 0 of two, with the spec's defaults, message
+    "rendered" and `properties_set`."""
     spec = job_spec()
     properties = {name: schema.get("default") for name, schema in spec.properties.items()}
     peers = Link(
@@ -296,7 +390,7 @@ def render(template: str) -> str:
     job = InstanceJob(
         templates=JobTemplates.from_directory(JOB),
         release=ReleaseRef("hello", "0+dev.1"),
-        properties={**properties, "message": "rendered"},
+        properties={**properties, "message": "rendered", **properties_set},
         links={"peers": peers},
     )
     instance = InstanceSpec(
@@ -343,8 +437,21 @@ def test_rendered_config_drives_the_app(tmp_path: Path, serve: Any) -> None:
     assert config["port"] == 8080
     assert config["peers"] == ["http://10.0.0.10:8080", "http://10.0.0.11:8080"]
     assert config["instance"]["az"] == "z1"
-    url = serve({**config, "port": 0})
+    assert config["store_dir"] == "/var/vcap/store/hello"
+    assert "password" not in config
+    url = serve({**config, "port": 0, "store_dir": str(tmp_path)})
     assert get(url + "/")[2] == "rendered\n"
+    assert visits(url) == 1
+
+
+@needs_ruby
+def test_rendered_config_carries_the_password_when_set(tmp_path: Path, serve: Any) -> None:
+    config = json.loads(render("hello.json.erb", password="from-manifest"))
+
+    assert config["password"] == "from-manifest"
+    url = serve({**config, "port": 0, "store_dir": str(tmp_path)})
+    assert fetch(url + "/visits")[0] == 401
+    assert visits(url, basic_auth("admin", "from-manifest")) == 0
 
 
 # What the agent gives a packaging script: bash -x in the unpacked package, with only these

@@ -8,15 +8,18 @@ to it; the task's result has one JSON line per instance or VM (`jobs.vm_states`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath, QueryParameter
+from sqlalchemy.orm import Session
 
 from bosh_core.director import views
 from bosh_core.director.api.app import Director, DirectorDependency
 from bosh_core.director.api.tasks import start_task
+from bosh_core.director.db.models import Deployment
 
 __all__ = ["ROUTES"]
 
@@ -64,14 +67,14 @@ async def list_instances(
     deployment: FromPath[str],
     output_format: _Format = None,
 ) -> Response[Any]:
-    if output_format == "full":
-        return await _vm_states_task(request, director, deployment, every_instance=True)
-
-    def recorded() -> list[dict[str, Any]]:
-        with director.database.read() as session:
-            return views.deployment_instances(session, views.find_deployment(session, deployment))
-
-    return Response(await anyio.to_thread.run_sync(recorded))
+    return await _listed(
+        request,
+        director,
+        deployment,
+        output_format,
+        views.deployment_instances,
+        every_instance=True,
+    )
 
 
 @get(
@@ -84,12 +87,28 @@ async def list_vms(
     deployment: FromPath[str],
     output_format: _Format = None,
 ) -> Response[Any]:
+    return await _listed(
+        request, director, deployment, output_format, views.deployment_vms, every_instance=False
+    )
+
+
+async def _listed(
+    request: Request[Any, Any, Any],
+    director: Director,
+    deployment: str,
+    output_format: str | None,
+    view: Callable[[Session, Deployment], list[dict[str, Any]]],
+    *,
+    every_instance: bool,
+) -> Response[Any]:
+    """`view` of the deployment from the database, or with ``format=full`` the task that
+    asks the agents."""
     if output_format == "full":
-        return await _vm_states_task(request, director, deployment, every_instance=False)
+        return await _vm_states_task(request, director, deployment, every_instance=every_instance)
 
     def recorded() -> list[dict[str, Any]]:
         with director.database.read() as session:
-            return views.deployment_vms(session, views.find_deployment(session, deployment))
+            return view(session, views.find_deployment(session, deployment))
 
     return Response(await anyio.to_thread.run_sync(recorded))
 

@@ -136,6 +136,25 @@ async def test_a_crashed_process_is_restarted_and_counted(
     assert (alert.service, alert.event, alert.action) == ("web", "does not exist", "restart")
 
 
+async def test_a_process_that_keeps_dying_is_never_reported_running(
+    supervisor: JobSupervisor, tmp_path: Path
+) -> None:
+    # Up for a moment after every start, like a server that cannot bind its address.
+    write_job(tmp_path, "web", "web", before_start='echo $$ > "$RUN/web.pid"; exec sleep 0.05')
+    await supervisor.load(["web"])
+    await supervisor.start()
+    await wait_for(lambda: supervisor.restarts("web") >= 1)
+
+    states = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        states.append((await supervisor.status())[0])
+        await asyncio.sleep(0.01)
+
+    assert supervisor.restarts("web") >= 3  # it was restarted again and again
+    assert "running" not in states and "failing" in states
+
+
 async def test_a_start_program_that_fails_makes_the_job_failing(
     supervisor: JobSupervisor, tmp_path: Path
 ) -> None:

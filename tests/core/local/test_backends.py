@@ -10,9 +10,6 @@ other backends, down, delete.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +18,12 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from bosh_core.client import Director
 from bosh_core.director.api.config import load_config
 from bosh_core.local import LocalEnvironment, LocalEnvironmentError
 from bosh_core.local.processes import group_members
-from bosh_core.local.state import load_state
 from tests.core.director.backends import redis_queue, throwaway_database
 from tests.core.director.conftest import ADMIN_URL, postgres_admin
+from tests.core.local.support import Recorder, pids, run_bosh
 
 if TYPE_CHECKING:
     import redis
@@ -37,22 +33,9 @@ else:
 # Exported so that the fixture (the director tests' PostgreSQL server) counts as used here.
 __all__ = ["postgres_admin"]
 
-BOSH = str(Path(sys.executable).with_name("bosh"))
 REDIS_DB = 6
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 PASSWORD = "pa55-w0rd"  # in URLs given to refused ups: must never be shown
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-    def take(self) -> list[str]:
-        lines, self.lines = self.lines, []
-        return lines
 
 
 def _eventually(condition: Callable[[], bool]) -> bool:
@@ -112,41 +95,6 @@ def environment(
         local.delete()
 
 
-def _pids(local: LocalEnvironment) -> dict[str, int]:
-    state = load_state(local.directory)
-    assert state is not None
-    return {name: record.pid for name, record in state.processes.items()}
-
-
-def _director(local: LocalEnvironment) -> Director:
-    target = local.env()
-    return Director(
-        target.environment,
-        ca_cert=str(target.ca_cert),
-        client=target.client,
-        client_secret=target.client_secret,
-    )
-
-
-def _bosh(local: LocalEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI, targeting the environment through what ``bosh local env`` exports."""
-    target = local.env()
-    variables = {
-        "BOSH_ENVIRONMENT": target.environment,
-        "BOSH_CA_CERT": str(target.ca_cert),
-        "BOSH_CLIENT": target.client,
-        "BOSH_CLIENT_SECRET": target.client_secret,
-    }
-    return subprocess.run(
-        [BOSH, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **variables},
-        timeout=60,
-        check=False,
-    )
-
-
 def _connections(admin: Engine, database: str) -> int:
     """Sessions on the PostgreSQL `database` (the director's pool)."""
     with admin.connect() as connection:
@@ -180,9 +128,9 @@ def test_up_runs_the_director_on_postgresql_and_redis(
     assert environment.running() == {"registry": True, "director": True}
     config = load_config(environment.directory / "director.yml")
     assert (config.db_url, config.queue_url) == (database_url, REDIS_URL)
-    with _director(environment) as director:
+    with environment.env().director() as director:
         assert director.info().name == "bosh-local"
-    listed = _bosh(environment, "--json", "tasks", "--recent")
+    listed = run_bosh(environment, "--json", "tasks", "--recent")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     (table,) = json.loads(listed.stdout)["Tables"]
     assert {(row["description"], row["state"]) for row in table["Rows"]} == {
@@ -203,11 +151,11 @@ def test_up_runs_the_director_on_postgresql_and_redis(
 def test_second_up_without_options_reuses_the_backends(
     environment: LocalEnvironment, progress: Recorder, database_url: str
 ) -> None:
-    before = _pids(environment)
+    before = pids(environment)
     again = LocalEnvironment(environment.directory, progress=progress)
     again.up()
 
-    assert _pids(environment) == before
+    assert pids(environment) == before
     config = load_config(environment.directory / "director.yml")
     assert (config.db_url, config.queue_url) == (database_url, REDIS_URL)
     lines = progress.take()
@@ -240,7 +188,7 @@ def test_cli_up_refuses_another_queue_without_showing_its_password(
     environment: LocalEnvironment,
 ) -> None:
     queue = f"redis://:{PASSWORD}@127.0.0.1:6379/9"
-    result = _bosh(
+    result = run_bosh(
         environment, "local", "up", "--dir", str(environment.directory), "--queue", queue
     )
 
@@ -262,7 +210,7 @@ def test_down_stops_every_process_and_connection(
     postgres_admin: Engine,
     redis_client: redis.Redis,
 ) -> None:
-    groups = _pids(environment)
+    groups = pids(environment)
     environment.down()
 
     assert all(group_members(group) == [] for group in groups.values())

@@ -12,7 +12,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,27 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from bosh_core.client import Director
 from bosh_core.cpi.local import LocalCPI
 from bosh_core.cpi.types import CPIContext
 from bosh_core.local import LocalEnvironment, LocalEnvironmentError
 from bosh_core.local.processes import group_members
 from bosh_core.local.provisioning import STEMCELL_NAME
 from bosh_core.local.state import load_state
-
-BOSH = str(Path(sys.executable).with_name("bosh"))
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-    def take(self) -> list[str]:
-        lines, self.lines = self.lines, []
-        return lines
+from tests.core.local.support import BOSH, Recorder, pids
 
 
 @pytest.fixture(scope="module")
@@ -59,22 +44,6 @@ def environment(
         local.delete()
 
 
-def _pids(local: LocalEnvironment) -> dict[str, int]:
-    state = load_state(local.directory)
-    assert state is not None
-    return {name: record.pid for name, record in state.processes.items()}
-
-
-def _director(local: LocalEnvironment) -> Director:
-    target = local.env()
-    return Director(
-        target.environment,
-        ca_cert=str(target.ca_cert),
-        client=target.client,
-        client_secret=target.client_secret,
-    )
-
-
 def test_up_starts_every_daemon_and_provisions_the_director(
     environment: LocalEnvironment, progress: Recorder
 ) -> None:
@@ -91,7 +60,7 @@ def test_up_starts_every_daemon_and_provisions_the_director(
     state_file = environment.directory / "state.json"
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
     assert target.client_secret not in repr(load_state(environment.directory))
-    with _director(environment) as director:
+    with environment.env().director() as director:
         assert director.info().cpi == "local"
         assert [s.name for s in director.stemcells()] == [STEMCELL_NAME]
         assert [r.name for r in director.releases()] == ["hello"]
@@ -104,10 +73,10 @@ def test_up_starts_every_daemon_and_provisions_the_director(
 def test_second_up_reuses_the_running_environment(
     environment: LocalEnvironment, progress: Recorder
 ) -> None:
-    before = _pids(environment)
+    before = pids(environment)
     environment.up()
 
-    assert _pids(environment) == before
+    assert pids(environment) == before
     lines = progress.take()
     assert not any(line.startswith(("Starting", "Making", "Building", "Setting")) for line in lines)
     assert "Release hello already uploaded" in lines
@@ -134,7 +103,7 @@ def test_env_lets_the_cli_target_the_director(environment: LocalEnvironment) -> 
 def test_up_restarts_a_dead_daemon_and_stops_its_leftovers(
     environment: LocalEnvironment, progress: Recorder
 ) -> None:
-    before = _pids(environment)
+    before = pids(environment)
     director_group = before["director"]
     (nats_server,) = [pid for pid in group_members(director_group) if pid != director_group]
     os.kill(director_group, signal.SIGKILL)  # the director only: its nats-server is orphaned
@@ -142,7 +111,7 @@ def test_up_restarts_a_dead_daemon_and_stops_its_leftovers(
         time.sleep(0.01)
     environment.up()
 
-    after = _pids(environment)
+    after = pids(environment)
     assert after["director"] != director_group
     assert nats_server not in group_members(director_group)  # it held the port: gone
     assert after["registry"] == before["registry"]
@@ -156,7 +125,7 @@ def test_up_restarts_a_dead_daemon_and_stops_its_leftovers(
 
 
 def test_down_stops_every_process_it_started(environment: LocalEnvironment) -> None:
-    groups = _pids(environment)
+    groups = pids(environment)
     environment.down()
 
     assert all(group_members(group) == [] for group in groups.values())
@@ -168,7 +137,7 @@ def test_delete_removes_disks_and_the_directory(environment: LocalEnvironment) -
     cpi = LocalCPI({"dir": str(environment.cpi_dir)}, context=CPIContext())
     disk = cpi.create_disk(1, {}, None)
     environment.up()  # delete also stops a running environment
-    groups = _pids(environment)
+    groups = pids(environment)
 
     environment.delete()
 

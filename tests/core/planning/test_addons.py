@@ -92,7 +92,13 @@ def test_addon_jobs_get_their_own_or_the_addon_properties_never_the_groups():
     bound = bind_job_properties(
         HELLO_SPEC, hello, group_properties=web.properties, global_properties={"port": 2}
     )
-    assert bound == {"port": 8080, "message": "own"}
+    assert bound == {
+        "port": 8080,
+        "message": "own",
+        "listen_address": "0.0.0.0",
+        "store_dir": "/var/vcap/store/hello",
+        "password": None,
+    }
 
 
 def test_runtime_releases_join_the_deployment_only_when_an_addon_applies():

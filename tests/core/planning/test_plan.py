@@ -148,7 +148,13 @@ def test_first_deploy_places_binds_and_creates_every_instance() -> None:
     first = group.instances[0]
     [job] = first.jobs
     # the manifest's value and the spec's default; nothing undeclared
-    assert job.properties == {"message": "Hello from BOSH!", "port": 8080}
+    assert job.properties == {
+        "message": "Hello from BOSH!",
+        "password": "((hello_password))",  # interpolated when rendering
+        "port": 8080,
+        "listen_address": "0.0.0.0",
+        "store_dir": "/var/vcap/store/hello",
+    }
     peers = job.links["peers"]
     assert [p["address"] for p in peers["instances"]] == ["10.244.0.2", "10.244.0.3"]
     assert peers["properties"] == {"port": 8080}
@@ -293,6 +299,7 @@ def test_a_single_problem_raises_the_reference_error() -> None:
 
 def test_every_problem_is_reported_together() -> None:
     document = sample_manifest(vm_type="huge", vm_extensions=["fast"], persistent_disk_type="ssd")
+    del document["instance_groups"][0]["persistent_disk"]  # a disk type instead
     document["instance_groups"][0]["jobs"].append({"name": "nope", "release": "hello"})
 
     with pytest.raises(DeploymentPlanErrors) as raised:

@@ -86,7 +86,13 @@ def test_hello_release_job_defaults_and_override():
         group_properties={},
         global_properties={},
     )
-    assert bound == {"port": 8080, "message": "hi"}
+    assert bound == {
+        "port": 8080,
+        "message": "hi",
+        "listen_address": "0.0.0.0",
+        "store_dir": "/var/vcap/store/hello",
+        "password": None,
+    }
 
 
 def test_link_properties_take_present_values_else_spec_defaults():

@@ -324,7 +324,12 @@ def hello_instance(*, message: str = "hi", index: int = 0) -> InstanceToRender:
     job = InstanceJob(
         templates=templates,
         release=ReleaseRef("hello", "0+dev.1"),
-        properties={"port": 8080, "message": message},
+        properties={
+            "port": 8080,
+            "message": message,
+            "listen_address": "0.0.0.0",
+            "store_dir": "/var/vcap/store/hello",
+        },
         links={"peers": peers},
         provided_links=(ProvidedLink("hello", "http", "7"),),
     )

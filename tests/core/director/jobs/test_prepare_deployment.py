@@ -114,7 +114,7 @@ def test_a_dry_run_plans_and_renders_every_instance(run: Run) -> None:
 
 def test_variables_are_generated_and_never_logged(run: Run) -> None:
     manifest = sample_manifest()
-    manifest["variables"] = [{"name": "greeting", "type": "password"}]
+    manifest["variables"].append({"name": "greeting", "type": "password"})
     manifest["instance_groups"][0]["jobs"][0]["properties"]["message"] = "((greeting))"
 
     prepared = run(manifest)
