@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from bosh_core.cpi.local import LocalCPI, make_stemcell
 from bosh_core.cpi.types import VMCID, CPIContext
+from bosh_core.digest import file_digest
 from bosh_core.director.api import Director, DirectorConfig, create_app
 from bosh_core.director.api.config import MbusConfig
 from bosh_core.director.cloud import Clouds
@@ -29,6 +30,7 @@ from bosh_core.models.cpi_config import load_cpi_configs
 from bosh_core.planning.changes import DesiredState, InstanceAction, InstanceChanges
 from bosh_core.planning.placement import InstanceStatus
 from bosh_core.planning.plan import InstancePlan, StemcellData
+from tests.core.agent.test_runtime import tgz
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="local CPI VMs with their own mount and PID namespaces need root"
@@ -157,3 +159,43 @@ def planned_instance(
         actual=None,
         changes=InstanceChanges(changes=(), action=InstanceAction.CREATE),
     )
+
+
+def start_tiny_job(
+    director: Director,
+    agent_id: str,
+    workdir: Path,
+    *,
+    deployment: str,
+    scripts: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Apply and start job 'tiny' (one ``sleep`` process, plus `scripts` such as
+    ``{"drain": "#!/bin/sh ..."}`` in its bin/) on the agent, as a deploy would; the
+    apply spec."""
+    pidfile = "/var/vcap/sys/run/tiny/tiny.pid"
+    files = {
+        "tiny/monit": (
+            f"check process tiny\n  with pidfile {pidfile}\n"
+            '  start program "/var/vcap/jobs/tiny/bin/ctl start"\n'
+            '  stop program "/var/vcap/jobs/tiny/bin/ctl stop"\n  group vcap\n'
+        ),
+        "tiny/bin/ctl": (
+            f'#!/bin/sh\ncase "$1" in\n  start) sleep 600 & echo $! > {pidfile} ;;\n'
+            f"  stop) kill $(cat {pidfile}) ;;\nesac\n"
+        ),
+        **{f"tiny/bin/{name}": text for name, text in (scripts or {}).items()},
+    }
+    archive = tgz(workdir / f"rendered-{uuid.uuid4().hex}.tgz", files)
+    spec = {
+        "deployment": deployment,
+        "job": {"name": "tiny", "templates": [{"name": "tiny", "version": "1"}]},
+        "packages": {},
+        "rendered_templates_archive": {
+            "blobstore_id": director.blobstore.put(archive),
+            "sha1": str(file_digest(archive, "sha256")),
+        },
+    }
+    client = director.agents.blocking_client(agent_id)
+    assert client.run("apply", spec) == "applied"
+    assert client.send("start") == "started"
+    return spec

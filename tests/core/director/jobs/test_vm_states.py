@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from bosh_core.cpi.types import VMCID
-from bosh_core.digest import file_digest
 from bosh_core.director.api import Director
 from bosh_core.director.db.models import VM, Instance, PersistentDisk
 from bosh_core.director.jobs.registry import job_functions
@@ -21,7 +20,6 @@ from bosh_core.director.jobs.vm_states import vm_states
 from bosh_core.director.tasks.output import TaskOutput
 from bosh_core.director.tasks.runner import JobContext
 from bosh_core.director.vms import VMFactory
-from tests.core.agent.test_runtime import tgz
 from tests.core.director.agent_world import (
     AZS,
     STEMCELL_NAME,
@@ -29,6 +27,7 @@ from tests.core.director.agent_world import (
     agent_world,
     needs_root,
     planned_instance,
+    start_tiny_job,
 )
 
 pytestmark = needs_root
@@ -66,37 +65,6 @@ def _add_vm(director: Director, uuid: str, *, cid: str, agent_id: str, active: b
         session.add(VM(instance=instance, cid=cid, agent_id=agent_id, active=active))
 
 
-def _start_tiny_job(director: Director, agent_id: str, workdir: Path) -> None:
-    """Apply and start job 'tiny' (one ``sleep`` process) on the agent, as a deploy would."""
-    pidfile = "/var/vcap/sys/run/tiny/tiny.pid"
-    archive = tgz(
-        workdir / "rendered.tgz",
-        {
-            "tiny/monit": (
-                f"check process tiny\n  with pidfile {pidfile}\n"
-                '  start program "/var/vcap/jobs/tiny/bin/ctl start"\n'
-                '  stop program "/var/vcap/jobs/tiny/bin/ctl stop"\n  group vcap\n'
-            ),
-            "tiny/bin/ctl": (
-                f'#!/bin/sh\ncase "$1" in\n  start) sleep 600 & echo $! > {pidfile} ;;\n'
-                f"  stop) kill $(cat {pidfile}) ;;\nesac\n"
-            ),
-        },
-    )
-    spec = {
-        "deployment": DEPLOYMENT,
-        "job": {"name": "tiny", "templates": [{"name": "tiny", "version": "1"}]},
-        "packages": {},
-        "rendered_templates_archive": {
-            "blobstore_id": director.blobstore.put(archive),
-            "sha1": str(file_digest(archive, "sha256")),
-        },
-    }
-    client = director.agents.blocking_client(agent_id)
-    assert client.run("apply", spec) == "applied"
-    assert client.send("start") == "started"
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("vm-states")
@@ -114,7 +82,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             for i in (0, 2)
         )
         assert running.agent_id is not None and gone.cid is not None
-        _start_tiny_job(director, running.agent_id, root)
+        start_tiny_job(director, running.agent_id, root, deployment=DEPLOYMENT)
         world.cpi.delete_vm(VMCID(gone.cid))  # behind the director's back
         spec = {
             "vm_type": {"name": "small", "cloud_properties": {"cpu": 2}},
