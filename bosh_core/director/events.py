@@ -37,10 +37,12 @@ from bosh_core.director.errors import ValidationInvalidType
 
 __all__ = [
     "EVENT_PAGE_SIZE",
+    "AuditFields",
     "AuditedAction",
     "EventLog",
     "EventRecord",
     "TaskAudit",
+    "TaskAuditFields",
     "add_event",
     "parse_event_time",
 ]
