@@ -18,8 +18,8 @@ size again with nothing changed. One line per deploy:
 `up` itself deploys the sample (as `hello`, compiling its packages, which the benchmark's
 deploys then reuse): its deploy is shown first, with the same task figures.
 
-Run it alone: every local environment of the machine puts its VMs on the same bridge
-and addresses (10.244.0.0/24), so two at once break each other's VMs.
+Its environment claims a network of its own (bosh_core.local.networks), but the figures
+are best taken on an otherwise quiet machine.
 
     .venv/bin/python benchmarks/deploy.py [--sizes 1,10,50] [--keep]
 """

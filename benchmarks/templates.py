@@ -44,7 +44,14 @@ def instances(count: int) -> list[InstanceToRender]:
     job = InstanceJob(
         templates=templates,
         release=ReleaseRef("hello", "0+dev.1"),
-        properties={"port": 8080, "message": "benchmark"},
+        properties={
+            **{
+                name: declared["default"]
+                for name, declared in templates.spec.properties.items()
+                if "default" in declared
+            },
+            "message": "benchmark",
+        },
         links={"peers": peers},
     )
     return [
