@@ -144,20 +144,28 @@ async def test_unsubscribe_stops_delivery(pair: Pair) -> None:
 
 async def test_a_failing_handler_does_not_stop_the_subscription(pair: Pair) -> None:
     received: list[bytes] = []
+    failures = 0
 
     async def handle(message: Message) -> None:
+        nonlocal failures
         if message.data == b"bad":
+            failures += 1
             raise RuntimeError("malformed")
         received.append(message.data)
 
     await pair.agent.subscribe(agent_subject(pair.agent_id), handle)
     await pair.agent.flush()
-    for data in (b"bad", b"good"):
-        await pair.director.publish(agent_subject(pair.agent_id), data)
-    async with asyncio.timeout(5):
+    # A "good" after each "bad", until one arrives: a loaded machine (a whole CI run) has
+    # been seen to deliver the first ones after several seconds.
+    async with asyncio.timeout(30):
         while not received:
-            await asyncio.sleep(0.02)
-    assert received == [b"good"]
+            for data in (b"bad", b"good"):
+                await pair.director.publish(agent_subject(pair.agent_id), data)
+            await pair.director.flush()
+            await asyncio.sleep(0.1)
+    # Messages of one publisher arrive in order: the "bad" before it failed in the handler.
+    assert failures >= 1
+    assert set(received) == {b"good"}
 
 
 async def test_no_server_is_a_connection_error() -> None:
