@@ -374,12 +374,13 @@ class LocalEnvironment:
         )
 
     def _cpi_properties(self, state: LocalState) -> dict[str, Any]:
-        address = self.network.host_address
+        network = LocalNetwork.numbered(state.network)
+        address = network.host_address
         return {
             "dir": str(self.cpi_dir),
-            "network_mode": self.network.mode,
-            "network_cidr": self.network.cidr,
-            "bridge": self.network.bridge,
+            "network_mode": network.mode,
+            "network_cidr": network.cidr,
+            "bridge": network.bridge,
             "agent": {"mbus": f"nats://{address}:{state.ports.nats}"},
             "registry": {
                 "endpoint": f"http://{address}:{state.ports.registry}",
@@ -391,8 +392,9 @@ class LocalEnvironment:
     def _write_configs(self, state: LocalState) -> None:
         """The director's and registry's configs, from the state (the same every time)."""
         # Agents in VMs on the bridge reach the host's address, not its loopback.
-        bind = "0.0.0.0" if self.network.mode == "bridge" else "127.0.0.1"
-        address = self.network.host_address
+        network = LocalNetwork.numbered(state.network)
+        bind = "0.0.0.0" if network.mode == "bridge" else "127.0.0.1"
+        address = network.host_address
         secrets = state.secrets
         director = {
             "name": DIRECTOR_NAME,

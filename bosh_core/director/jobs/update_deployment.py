@@ -61,7 +61,7 @@ from bosh_core.director.jobs.prepare_deployment import (
 from bosh_core.director.stopper import NextState, Stopper
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory, vm_task_name
 from bosh_core.models.manifest import Lifecycle
-from bosh_core.planning.changes import DesiredState, InstanceAction
+from bosh_core.planning.changes import InstanceAction
 from bosh_core.planning.plan import InstancePlan, Plan, StemcellData
 from bosh_core.planning.rollout import AzStage, GroupRollout
 from bosh_core.templates import RenderedInstance
@@ -292,9 +292,8 @@ class _Deploy:
             for group in self.plan.groups
             if group.lifecycle is Lifecycle.SERVICE
             for instance in group.instances
+            # The plan's action says so: an instance without a VM that is not detached.
             if instance.action is InstanceAction.CREATE
-            and instance.desired().target_state != DesiredState.DETACHED.value
-            and not self._has_vm(instance)
         ]
         if not missing:
             return
@@ -309,17 +308,6 @@ class _Deploy:
             workers=_MAX_THREADS,
             checkpoint=self.checkpoint,
         )
-
-    def _has_vm(self, instance: InstancePlan) -> bool:
-        with self.director.database.read() as session:
-            return (
-                session.scalar(
-                    select(VM.id)
-                    .join(Instance)
-                    .where(Instance.uuid == instance.uuid, VM.active.is_(True))
-                )
-                is not None
-            )
 
     # -- 5. the rollout -------------------------------------------------------------------
 
