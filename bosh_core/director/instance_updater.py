@@ -43,7 +43,7 @@ from bosh_core.planning.rollout import ResolvedUpdate, job_not_running_error, wa
 if TYPE_CHECKING:
     from bosh_core.director.agents import BlockingAgentClient
     from bosh_core.director.api.app import Director
-    from bosh_core.director.tasks.events import TrackedTask
+    from bosh_core.director.tasks.events import Stage, TrackedTask
 
 __all__ = ["InstanceUpdater", "instance_row_id"]
 
@@ -100,10 +100,14 @@ class InstanceUpdater:
 
     # -- the steps ---------------------------------------------------------------------
 
-    def create_vm(self, instance: InstancePlan) -> VM:
-        """The VM of an instance that has none (the "Creating missing vms" stage)."""
+    def create_vm(self, instance: InstancePlan, *, stage: Stage | None = None) -> VM:
+        """The VM of an instance that has none; a task of `stage` when given (the
+        "Creating missing vms" stage)."""
         return self._factory.create(
-            instance, deployment=self._deployment, stemcell_cid=self._stemcell_cid(instance)
+            instance,
+            deployment=self._deployment,
+            stemcell_cid=self._stemcell_cid(instance),
+            event_log_stage=stage,
         )
 
     def update(

@@ -586,7 +586,7 @@ class VariableResolver:
                 )
             else:
                 recorded[full_name] = previous_ids[full_name]
-            self._record(variable_set_id, full_name, recorded[full_name])
+            recorded[full_name] = self._record(variable_set_id, full_name, recorded[full_name])
         return recorded
 
     def interpolate(self, document: Any, *, variable_set_id: int) -> Any:

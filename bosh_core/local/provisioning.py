@@ -158,11 +158,11 @@ def _cloud_config(
 def _sample_deployment(
     environment: LocalEnvironment, director: Director, progress: Callable[[str], None]
 ) -> None:
-    import yaml
+    from bosh_core.yaml_loading import load_yaml
 
     path = environment.sample_manifest
     text = path.read_text()
-    manifest = yaml.safe_load(text)
+    manifest = load_yaml(text, source=str(path))
     name = str(manifest["name"])
     deployed = any(found.name == name for found in director.deployments(exclude_configs=True))
     if deployed and director.deployment_manifest(name) == text:

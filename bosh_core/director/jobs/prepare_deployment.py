@@ -74,12 +74,13 @@ class DeployOptions:
 @attrs.frozen(kw_only=True)
 class PreparedDeployment:
     """The plan (with configuration hashes), the inputs it was made of, the rendered
-    instances in plan order, and the deploy's variable set."""
+    instances in plan order, and the deploy's variable set with its resolver."""
 
     plan: Plan
     inputs: DeploymentInputs
     rendered: tuple[RenderedInstance, ...]
     variable_set_id: int
+    variables: VariableResolver
 
 
 @contextlib.contextmanager
@@ -154,7 +155,11 @@ def prepare_locked(
     with stage.track("Rendering templates"):
         plan, rendered = _render(director, plan, renderer)
     return PreparedDeployment(
-        plan=plan, inputs=inputs, rendered=rendered, variable_set_id=variable_set_id
+        plan=plan,
+        inputs=inputs,
+        rendered=rendered,
+        variable_set_id=variable_set_id,
+        variables=resolver,
     )
 
 

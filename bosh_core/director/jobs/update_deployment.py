@@ -45,7 +45,6 @@ from bosh_core.director.db.models import (
     Release,
     ReleaseVersion,
     Stemcell,
-    VariableSet,
 )
 from bosh_core.director.db.models import Config as ConfigRow
 from bosh_core.director.disks import DiskManager
@@ -186,6 +185,7 @@ class _Deploy:
             self._roll_out()
             self._run_post_deploy()
             self._persist()
+            self.prepared.variables.mark_deployed(self.prepared.variable_set_id)
             audited.context = {"before": before, "after": self._releases_and_stemcells()}
 
     # -- 1. instances and their IPs --------------------------------------------------------
@@ -247,10 +247,7 @@ class _Deploy:
         return {
             **instance.spec,
             "template_hashes": rendered.template_hashes,
-            "rendered_templates_archive": {
-                "blobstore_id": stored.blobstore_id,
-                "sha1": stored.sha1,
-            },
+            "rendered_templates_archive": stored.to_spec(),
         }
 
     # -- 3. obsolete instances ------------------------------------------------------------
@@ -298,13 +295,11 @@ class _Deploy:
         if not missing:
             return
         stage = self.event_log.stage(CREATE_MISSING_VMS_STAGE, total=len(missing))
-
-        def create(instance: InstancePlan) -> None:
-            with stage.track(vm_task_name(instance)):
-                self.updater.create_vm(instance)
-
         _run_all(
-            [functools.partial(create, instance) for instance in missing],
+            [
+                functools.partial(self.updater.create_vm, instance, stage=stage)
+                for instance in missing
+            ],
             workers=_MAX_THREADS,
             checkpoint=self.checkpoint,
         )
@@ -428,9 +423,6 @@ class _Deploy:
                     select(Stemcell).where(_any_of(_stemcell_rows(self.plan.stemcells)))
                 )
             )
-            variable_set = session.get(VariableSet, self.prepared.variable_set_id)
-            if variable_set is not None:
-                variable_set.deployed_successfully = True
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -489,7 +481,7 @@ def _stemcell_rows(stemcells: Iterable[StemcellData]) -> Iterable[Any]:
 
 
 def _run_all(
-    work: Sequence[Callable[[], None]], *, workers: int, checkpoint: Callable[[], None]
+    work: Sequence[Callable[[], object]], *, workers: int, checkpoint: Callable[[], None]
 ) -> None:
     """Run `work` with at most `workers` at once; after the first failure nothing new
     starts, and that failure is raised once what runs has ended."""
@@ -497,7 +489,7 @@ def _run_all(
         return
     failure: BaseException | None = None
     pending = list(work)
-    running: set[Future[None]] = set()
+    running: set[Future[object]] = set()
     with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="deploy") as pool:
         while pending or running:
             while pending and len(running) < workers and failure is None:
