@@ -8,7 +8,8 @@ where a ``--dry-run`` stops):
 2. packages are compiled (`compile_packages`) and the specs name the compiled blobs;
    the rendered templates of every instance to update go to the blobstore;
 3. stage "Deleting unneeded instances": instances the manifest no longer has are
-   stopped (drain ``shutdown``), their VMs deleted and their disks orphaned;
+   stopped (drain ``shutdown``), their VMs deleted and their disks orphaned; those of
+   removed groups all at once, a shrunk group's at most its ``max_in_flight`` at a time;
 4. stage "Creating missing vms": a VM for every new instance, in parallel;
 5. stage "Updating instance" per group, tags ``[group]``: the rollout of the plan —
    batches of groups (serial one after another, parallel together), in each group AZ
@@ -61,7 +62,7 @@ from bosh_core.director.stopper import NextState, Stopper
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory, vm_task_name
 from bosh_core.models.manifest import Lifecycle
 from bosh_core.planning.changes import InstanceAction
-from bosh_core.planning.plan import InstancePlan, Plan, StemcellData
+from bosh_core.planning.plan import InstancePlan, ObsoleteInstance, Plan, StemcellData
 from bosh_core.planning.rollout import AzStage, GroupRollout
 from bosh_core.templates import RenderedInstance
 
@@ -267,19 +268,21 @@ class _Deploy:
         )
         ids = self._instance_ids()
         skip_drain = self.plan.flags.skips_drain
-        _run_all(
-            [
-                functools.partial(
-                    deleter.delete,
-                    ids[gone.uuid],
-                    stage=stage,
-                    drain=not skip_drain(gone.instance_group, gone.uuid, gone.index),
-                )
-                for gone in obsolete
-            ],
-            workers=_MAX_THREADS,
-            checkpoint=self.checkpoint,
-        )
+        by_name = {gone.name: gone for gone in obsolete}
+
+        def deleting(gone: ObsoleteInstance) -> Callable[[], None]:
+            drain = not skip_drain(gone.instance_group, gone.uuid, gone.index)
+            return functools.partial(deleter.delete, ids[gone.uuid], stage=stage, drain=drain)
+
+        # The groups the manifest no longer has go all at once (the reference's
+        # max_threads); a shrunk group's instances at most its max_in_flight at a time.
+        waves = [([deleting(gone) for gone in self.plan.obsolete_groups], _MAX_THREADS)]
+        waves += [
+            ([deleting(by_name[ref.name]) for ref in rollout.delete], rollout.delete_max_in_flight)
+            for rollout in self.plan.rollout.groups
+        ]
+        for work, workers in waves:
+            _run_all(work, workers=workers, checkpoint=self.checkpoint)
 
     # -- 4. missing VMs -------------------------------------------------------------------
 
