@@ -25,6 +25,7 @@ import attrs
 
 from bosh_core.agent.errors import AgentError
 from bosh_core.agent.settings import BlobstoreSettings, Settings, vm_path
+from bosh_core.agent.supervisor import system_uptime
 from bosh_core.blobstore import Blobstore, staged_destination
 from bosh_core.digest import Digest, MultipleDigest, file_digest
 
@@ -125,15 +126,15 @@ class VitalsSampler:
             "mem": {"percent": _percent(mem_used, mem_total), "kb": str(mem_used)},
             "swap": {"percent": _percent(swap_used, swap_total), "kb": str(swap_used)},
             "disk": self._disks(),
-            "uptime": {"secs": str(int(_uptime()))},
+            "uptime": {"secs": int(system_uptime())},
         }
 
     def _disks(self) -> dict[str, Any]:
-        disks = {"system": {"percent": _disk_percent(Path("/"))}}
+        disks = {"system": _disk_usage(Path("/"))}
         for name, path in (("ephemeral", "data"), ("persistent", "store")):
             target = self._base_dir / path
             if _is_mounted(target):
-                disks[name] = {"percent": _disk_percent(target)}
+                disks[name] = _disk_usage(target)
         return disks
 
 
@@ -164,22 +165,17 @@ def _loadavg() -> list[str]:
         return ["0.00", "0.00", "0.00"]
 
 
-def _uptime() -> float:
-    try:
-        return float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
 def _percent(used: int, total: int) -> str:
     return str(round(100 * used / total)) if total else "0"
 
 
-def _disk_percent(path: Path) -> str:
+def _disk_usage(path: Path) -> dict[str, str]:
+    """The agent's disk vitals: blocks and inodes used, in percent, as strings."""
     stat = os.statvfs(path)
-    total = stat.f_blocks * stat.f_frsize
-    free = stat.f_bavail * stat.f_frsize
-    return _percent(total - free, total)
+    return {
+        "percent": _percent(stat.f_blocks - stat.f_bavail, stat.f_blocks),
+        "inode_percent": _percent(stat.f_files - stat.f_favail, stat.f_files),
+    }
 
 
 class Actions:

@@ -29,7 +29,7 @@ import attrs
 from bosh_core.agent.errors import AgentError
 from bosh_core.agent.monit import MonitProcess, read_monit
 
-__all__ = ["JobSupervisor", "MonitAlert", "SupervisorError"]
+__all__ = ["JobSupervisor", "MonitAlert", "SupervisorError", "system_uptime"]
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class JobSupervisor:
         table = _process_table()
         memory_total_kb = _memory_total_kb()
         cpus = os.cpu_count() or 1
-        uptime = _system_uptime()
+        uptime = system_uptime()
         processes: list[dict[str, Any]] = []
         states: list[str] = []
         for process in self._processes.values():
@@ -519,8 +519,12 @@ def _memory_total_kb() -> int:
     return 1
 
 
-def _system_uptime() -> float:
-    return float(Path("/proc/uptime").read_text().split()[0])
+def system_uptime() -> float:
+    """Seconds since the machine booted (0 where ``/proc/uptime`` cannot be read)."""
+    try:
+        return float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 async def _wait_gone(pid: int, timeout: float) -> bool:

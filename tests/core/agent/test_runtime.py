@@ -72,6 +72,9 @@ async def test_heartbeats_carry_job_state_and_vitals(
     assert len(vitals["load"]) == 3
     assert all(isinstance(v, str) for v in (*vitals["cpu"].values(), vitals["mem"]["kb"]))
     assert vitals["disk"]["system"]["percent"].isdigit()
+    assert vitals["disk"]["system"]["inode_percent"].isdigit()
+    # A number, as bosh-agent sends it: the reference CLI reads it into a uint64.
+    assert isinstance(vitals["uptime"]["secs"], int)
 
 
 def tiny_job(base_dir: Path, workdir: Path) -> dict[str, str]:
