@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -27,6 +27,7 @@ from bosh_core.director.tasks.output import (
     parse_range,
     stream_output,
 )
+from bosh_core.director.tasks.runner import is_stale, mark_stale_timeouts
 
 __all__ = [
     "CANCELLABLE_STATES",
@@ -149,7 +150,7 @@ def list_tasks(
     ] = None,
     context_id: FromQuery[str | None] = None,
 ) -> list[dict[str, Any]]:
-    query = select(Task).order_by(Task.id.desc())
+    query = select(Task).order_by(Task.timestamp.desc(), Task.id.desc())
     if states := _split(task_state):
         query = query.where(Task.state.in_(states))
     if (verbose or "1") == "1":
@@ -162,14 +163,28 @@ def list_tasks(
         query = query.where(Task.deployment_name == deployment)
     if limit is not None:
         query = query.limit(max(_ruby_to_i(limit), 1))
-    with director.database.read() as session:
-        return [task_to_hash(task) for task in session.scalars(query)]
+    tasks = _read_timing_out(director, lambda session: list(session.scalars(query)))
+    return [task_to_hash(task) for task in tasks]
 
 
 @get("/tasks/{task_id:str}", sync_to_thread=True, summary="Show a task")
 def show_task(director: DirectorDependency, task_id: FromPath[str]) -> dict[str, Any]:
+    (task,) = _read_timing_out(director, lambda session: [_find(session, task_id)])
+    return task_to_hash(task)
+
+
+def _read_timing_out(director: Director, read: Callable[[Session], list[Task]]) -> list[Task]:
+    """The tasks `read` finds, after marking ``timeout`` those among them whose worker
+    stopped checkpointing, as the reference does when tasks are read (a director whose
+    workers all died still ends their tasks)."""
+    interval = director.config.task_checkpoint_interval
     with director.database.read() as session:
-        return task_to_hash(_find(session, task_id))
+        tasks = read(session)
+    if not any(is_stale(task, checkpoint_interval=interval) for task in tasks):
+        return tasks
+    mark_stale_timeouts(director.database, checkpoint_interval=interval)
+    with director.database.read() as session:
+        return read(session)
 
 
 @get(

@@ -529,13 +529,15 @@ class Task(Base):
         Index(None, "deployment_name"),
         Index(None, "context_id"),
         Index(None, "type"),
+        Index(None, "timestamp"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     # queued, processing, cancelling, done, error, cancelled, timeout
     state: Mapped[str] = mapped_column(default="queued")
     type: Mapped[str]
     description: Mapped[str] = mapped_column(Text)
-    # When the task finished (the API reports it as `timestamp`, null until then).
+    # When the task was queued, started, then ended: tasks are listed newest first by it
+    # (the API reports it as `timestamp` once the task has ended, null until then).
     timestamp: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
     checkpoint_time: Mapped[dt.datetime | None]

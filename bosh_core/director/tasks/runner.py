@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import attrs
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Task, utcnow
@@ -47,6 +47,7 @@ __all__ = [
     "TaskQueuer",
     "TaskRunner",
     "TaskSweeper",
+    "is_stale",
     "mark_stale_timeouts",
 ]
 
@@ -100,6 +101,7 @@ class TaskQueuer:
         queue: str = "normal",
     ) -> int:
         """A new ``queued`` task whose job is queued on `queue`; its id."""
+        now = utcnow()
         with self._database.write() as session:
             task = Task(
                 state="queued",
@@ -108,7 +110,8 @@ class TaskQueuer:
                 username=user,
                 deployment_name=deployment,
                 context_id=context_id,
-                checkpoint_time=utcnow(),
+                timestamp=now,
+                checkpoint_time=now,
             )
             session.add(task)
             session.flush()
@@ -254,17 +257,33 @@ class _CheckpointRenewer:
                 _log.exception("renewing the checkpoint of task %d failed", self._task_id)
 
 
+_RUNNING_STATES: Final = ("processing", "cancelling")
+
+
+def _stale_before(checkpoint_interval: float) -> dt.datetime:
+    return utcnow() - dt.timedelta(seconds=_STALE_INTERVALS * checkpoint_interval)
+
+
+def is_stale(task: Task, *, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> bool:
+    """Whether `task` runs without a checkpoint for six intervals (its worker is gone);
+    a task without any checkpoint time is not judged, as the reference does not."""
+    return (
+        task.state in _RUNNING_STATES
+        and task.checkpoint_time is not None
+        and task.checkpoint_time < _stale_before(checkpoint_interval)
+    )
+
+
 def mark_stale_timeouts(
     database: Database, *, checkpoint_interval: float = CHECKPOINT_INTERVAL
 ) -> int:
-    """Mark ``timeout`` every processing or cancelling task without a checkpoint for six
-    intervals (the reference does this when tasks are read); how many were marked."""
-    limit = utcnow() - dt.timedelta(seconds=_STALE_INTERVALS * checkpoint_interval)
+    """Mark ``timeout`` every stale task (`is_stale`); how many were marked."""
+    limit = _stale_before(checkpoint_interval)
     with database.write() as session:
         marked = session.execute(
             update(Task)
-            .where(Task.state.in_(("processing", "cancelling")))
-            .where(or_(Task.checkpoint_time.is_(None), Task.checkpoint_time < limit))
+            .where(Task.state.in_(_RUNNING_STATES))
+            .where(Task.checkpoint_time < limit)
             .values(state="timeout", timestamp=utcnow())
         )
         return int(getattr(marked, "rowcount", 0))

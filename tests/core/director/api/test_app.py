@@ -204,6 +204,33 @@ def test_task_list_filters(admin: TestClient, sqlite_database: Database) -> None
     assert all(list(task) == TASK_KEYS for task in admin.get("/tasks").json())
 
 
+def test_tasks_are_listed_newest_first_by_their_timestamp(
+    admin: TestClient,  # type: ignore[type-arg]
+    sqlite_database: Database,
+) -> None:
+    # As the reference orders them: a task that ended later comes first, whatever its id.
+    start = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
+    long_one = add_task(sqlite_database, state="done", timestamp=start + dt.timedelta(minutes=9))
+    short_one = add_task(sqlite_database, state="done", timestamp=start + dt.timedelta(minutes=2))
+    assert [task["id"] for task in admin.get("/tasks").json()] == [long_one, short_one]
+
+
+def test_reading_tasks_times_out_those_whose_worker_stopped_checkpointing(
+    admin: TestClient,  # type: ignore[type-arg]
+    sqlite_database: Database,
+) -> None:
+    # No worker runs here: the reads themselves end the tasks, as the reference's do.
+    now = dt.datetime.now(dt.UTC)
+    silent = now - dt.timedelta(seconds=6 * 30 + 5)
+    listed = add_task(sqlite_database, state="processing", checkpoint_time=silent)
+    shown = add_task(sqlite_database, state="cancelling", checkpoint_time=silent)
+    alive = add_task(sqlite_database, state="processing", checkpoint_time=now)
+    assert admin.get(f"/tasks/{shown}").json()["state"] == "timeout"
+    assert admin.get(f"/tasks/{alive}").json()["state"] == "processing"
+    states = {task["id"]: task["state"] for task in admin.get("/tasks").json()}
+    assert (states[listed], states[alive]) == ("timeout", "processing")
+
+
 def test_task_list_on_postgres_and_sqlite(config: DirectorConfig, database: Database) -> None:
     first = add_task(database, state="done")
     second = add_task(database, state="queued")
