@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_NAME",
     "ConfigRecord",
     "ConfigStore",
+    "DeployConfigs",
     "parse_config_content",
     "parse_manifest",
     "release_versions_as_strings",
@@ -95,6 +96,34 @@ class ConfigRecord:
             created_at=row.created_at,
             current=current,
         )
+
+
+@attrs.frozen
+class DeployConfigs:
+    """The cloud and runtime config versions a deploy uses: the ``context`` a deploy's
+    diff answers and ``bosh deploy`` sends back, so the deploy uses the configs the
+    user saw even when one changed meanwhile."""
+
+    cloud_config_ids: tuple[int, ...] = ()
+    runtime_config_ids: tuple[int, ...] = ()
+
+    def to_api(self) -> dict[str, list[int]]:
+        return {
+            "cloud_config_ids": list(self.cloud_config_ids),
+            "runtime_config_ids": list(self.runtime_config_ids),
+        }
+
+    @classmethod
+    def from_api(cls, context: Mapping[str, Any]) -> DeployConfigs:
+        """From `to_api`'s shape (ids already checked)."""
+        return cls(
+            cloud_config_ids=tuple(int(i) for i in context.get("cloud_config_ids") or ()),
+            runtime_config_ids=tuple(int(i) for i in context.get("runtime_config_ids") or ()),
+        )
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (*self.cloud_config_ids, *self.runtime_config_ids)
 
 
 def _live() -> Select[Config]:
@@ -158,6 +187,21 @@ class ConfigStore:
             rows = session.scalars(query.order_by(*_reference_order(), Config.id.desc()))
             current_ids = set(session.scalars(select(newest.c.newest_id)))
             return [ConfigRecord.from_row(row, current=row.id in current_ids) for row in rows]
+
+    def deploy_configs(self) -> DeployConfigs:
+        """The current cloud and runtime configs (every name of each)."""
+        return DeployConfigs(
+            cloud_config_ids=tuple(record.id for record in self.list(type_="cloud")),
+            runtime_config_ids=tuple(record.id for record in self.list(type_="runtime")),
+        )
+
+    def records(self, ids: Iterable[int]) -> builtins.list[ConfigRecord]:
+        """The versions with these ids, deleted ones too, in the reference's order."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(Config).where(Config.id.in_(list(ids))).order_by(*_reference_order())
+            )
+            return [ConfigRecord.from_row(row, current=_is_current(session, row)) for row in rows]
 
     def max_id(self) -> int:
         """The highest config id ever given (0 without configs): ``latest=false`` lists

@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from bosh_core import serialization
 from bosh_core.blobstore import Blobstore
-from bosh_core.director.configs import ConfigStore, parse_config_content
+from bosh_core.director.configs import (
+    ConfigRecord,
+    ConfigStore,
+    DeployConfigs,
+    parse_config_content,
+)
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import (
     CompiledPackage,
@@ -47,10 +52,10 @@ from bosh_core.director.errors import (
     ReleaseNotFoundError,
     StemcellNotFoundError,
 )
-from bosh_core.models.cloud_config import CloudConfig, load_cloud_configs
+from bosh_core.models.cloud_config import load_cloud_configs
 from bosh_core.models.manifest import load_manifest
 from bosh_core.models.release import JobSpec
-from bosh_core.models.runtime_config import RuntimeConfig, load_runtime_configs
+from bosh_core.models.runtime_config import load_runtime_configs
 from bosh_core.models.version import Version, VersionError
 from bosh_core.planning.changes import DiskSpec, VmFacts
 from bosh_core.planning.compilation import CompiledBuild, ReleasePackage, StemcellRef
@@ -80,6 +85,7 @@ def read_deployment_inputs(
     manifest: Mapping[str, Any],
     *,
     flags: DeployFlags | None = None,
+    configs: DeployConfigs | None = None,
     interpolate_config: Interpolate = lambda document: document,
 ) -> DeploymentInputs:
     """The planning inputs of deploying `manifest` (a document, variables resolved).
@@ -89,9 +95,11 @@ def read_deployment_inputs(
     manifest or config, ReleaseNotFoundError / StemcellNotFoundError for a ``latest``
     nothing was uploaded for.
     """
-    configs = ConfigStore(database)
-    cloud = _cloud_config(configs, interpolate_config)
-    runtime = _runtime_config(configs, interpolate_config)
+    store = ConfigStore(database)
+    records = store.records((configs or store.deploy_configs()).ids)
+    cloud = load_cloud_configs(_documents(records, "cloud", interpolate_config))
+    runtime_documents = _documents(records, "runtime", interpolate_config)
+    runtime = load_runtime_configs(runtime_documents) if runtime_documents else None
     with database.read() as session:
         document = resolve_latest(session, manifest)
         loaded = load_manifest(document)
@@ -164,20 +172,15 @@ def load_job_templates(
 # -- configs -----------------------------------------------------------------------------
 
 
-def _current(configs: ConfigStore, type_: str, interpolate: Interpolate) -> dict[str, Any]:
+def _documents(
+    records: Iterable[ConfigRecord], type_: str, interpolate: Interpolate
+) -> dict[str, Any]:
+    """The configs of `type_` among `records`, by name, each interpolated."""
     return {
         record.name: interpolate(parse_config_content(record.content))
-        for record in configs.list(type_=type_)
+        for record in records
+        if record.type == type_
     }
-
-
-def _cloud_config(configs: ConfigStore, interpolate: Interpolate) -> CloudConfig:
-    return load_cloud_configs(_current(configs, "cloud", interpolate))
-
-
-def _runtime_config(configs: ConfigStore, interpolate: Interpolate) -> RuntimeConfig | None:
-    documents = _current(configs, "runtime", interpolate)
-    return load_runtime_configs(documents) if documents else None
 
 
 # -- latest ------------------------------------------------------------------------------

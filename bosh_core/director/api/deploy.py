@@ -68,15 +68,6 @@ def _manifest_text(raw: bytes) -> str:
         ) from None
 
 
-def _latest_context(director: Director) -> dict[str, list[int]]:
-    """The ids of the current cloud and runtime configs (every name of each type)."""
-    store = ConfigStore(director.database)
-    return {
-        f"{type_}_config_ids": [record.id for record in store.list(type_=type_)]
-        for type_ in _CONFIG_TYPES
-    }
-
-
 # -- diff ---------------------------------------------------------------------------------
 
 
@@ -93,7 +84,7 @@ def _diff(director: Director, deployment: str, raw: bytes, redact: bool) -> dict
         )
     before = parse_manifest(stored, source="stored manifest") if stored else {}
     return {
-        "context": _latest_context(director),
+        "context": ConfigStore(director.database).deploy_configs().to_api(),
         "diff": [list(line) for line in diff_documents(before, after, redact_values=redact)],
     }
 
@@ -161,7 +152,7 @@ def _requested_context(director: Director, value: str | None) -> dict[str, list[
     """The ``context`` query parameter (ids of the configs the CLI's diff used), each id
     checked; without it, the current configs."""
     if value is None:
-        return _latest_context(director)
+        return ConfigStore(director.database).deploy_configs().to_api()
     try:
         requested = json.loads(value)
     except ValueError:

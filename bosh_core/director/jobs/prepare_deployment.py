@@ -29,7 +29,7 @@ import attrs
 from sqlalchemy import select
 
 from bosh_core.agent.errors import AgentError
-from bosh_core.director.configs import parse_manifest
+from bosh_core.director.configs import ConfigStore, DeployConfigs, parse_manifest
 from bosh_core.director.db.models import VM, Deployment, Instance
 from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
 from bosh_core.director.locks import deployment_lock
@@ -69,6 +69,9 @@ class DeployOptions:
     flags: DeployFlags = attrs.field(factory=DeployFlags)
     dry_run: bool = False
     force_latest_variables: bool = False
+    #: The config versions to deploy with (the request's ``context``); the current
+    #: ones when None.
+    configs: DeployConfigs | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -81,6 +84,7 @@ class PreparedDeployment:
     rendered: tuple[RenderedInstance, ...]
     variable_set_id: int
     variables: VariableResolver
+    configs: DeployConfigs
 
 
 @contextlib.contextmanager
@@ -128,6 +132,7 @@ def prepare_locked(
         director_name=director.config.name,
     )
     variable_set_id = resolver.add_variable_set(name)
+    configs = options.configs or ConfigStore(director.database).deploy_configs()
     stage = event_log.stage(_STAGE, total=1)
     with stage.track(_STAGE):
         features = document.get("features") or {}
@@ -142,6 +147,7 @@ def prepare_locked(
             director.database,
             manifest,
             flags=options.flags,
+            configs=configs,
             interpolate_config=lambda config: resolver.interpolate(
                 config, variable_set_id=variable_set_id
             ),
@@ -160,6 +166,7 @@ def prepare_locked(
         rendered=rendered,
         variable_set_id=variable_set_id,
         variables=resolver,
+        configs=configs,
     )
 
 

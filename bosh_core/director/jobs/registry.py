@@ -163,6 +163,7 @@ def _vm_states(director: Director, context: JobContext, payload: Mapping[str, An
 def _update_deployment(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
     """``POST /deployments``: a deploy, or with ``dry_run`` only its preparation (locked,
     variables generated, planned, every template rendered)."""
+    from bosh_core.director.configs import DeployConfigs
     from bosh_core.director.jobs.prepare_deployment import DeployOptions
     from bosh_core.director.jobs.update_deployment import update_deployment
 
@@ -173,6 +174,7 @@ def _update_deployment(director: Director, context: JobContext, payload: Mapping
             flags=_deploy_flags(payload),
             dry_run=bool(payload.get("dry_run")),
             force_latest_variables=bool(payload.get("force_latest_variables")),
+            configs=DeployConfigs.from_api(payload["context"]) if "context" in payload else None,
         ),
         event_log=context.event_log,
         task_id=context.task_id,

@@ -37,7 +37,6 @@ from sqlalchemy import delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from bosh_core.cpi.base import CPI
-from bosh_core.director.configs import ConfigStore
 from bosh_core.director.db.models import (
     VM,
     Deployment,
@@ -393,10 +392,6 @@ class _Deploy:
             for r in instance.reservations
             if r.ip is not None
         }
-        configs = ConfigStore(self.director.database)
-        config_ids = [
-            int(record.id) for kind in ("cloud", "runtime") for record in configs.list(type_=kind)
-        ]
         with self.director.database.write() as session:
             deployment = self._deployment_row(session)
             for instance in deployment.instances:
@@ -407,7 +402,9 @@ class _Deploy:
                     session.execute(delete(IPAddress).where(IPAddress.id.in_(stale)))
             deployment.manifest_text = self.manifest_text
             deployment.configs = list(
-                session.scalars(select(ConfigRow).where(ConfigRow.id.in_(config_ids)))
+                session.scalars(
+                    select(ConfigRow).where(ConfigRow.id.in_(self.prepared.configs.ids))
+                )
             )
             deployment.release_versions = list(
                 session.scalars(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bosh_core.director.api import DirectorConfig
 from bosh_core.director.api.app import Director
 from bosh_core.director.api.auth import BasicAuthenticator
+from bosh_core.director.configs import ConfigStore
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Lock, VariableSet
 from bosh_core.director.errors import InstanceGroupUnknownVmTypeError
@@ -150,3 +151,25 @@ def test_a_planning_error_fails_the_preparing_task(run: Run) -> None:
 
     assert run.tasks()[-1] == ("Preparing deployment", "Preparing deployment", "failed")
     assert run.count(Lock) == 0
+
+
+def test_the_configs_of_the_requests_context_are_used_even_when_newer_ones_exist(
+    run: Run,
+) -> None:
+    # `bosh deploy` sends back the config ids its diff showed; a cloud config updated
+    # meanwhile must not be deployed unseen.
+    store = ConfigStore(run.director.database)
+    shown = store.deploy_configs()
+    current = store.current("cloud", "default")
+    assert current is not None
+    renamed = current.content.replace("vm_types:\n- name: default", "vm_types:\n- name: renamed")
+    renamed = renamed.replace("  vm_type: default", "  vm_type: renamed")  # compilation's
+    assert renamed.count("renamed") == 2
+    store.create_if_changed("cloud", "default", renamed)
+
+    with pytest.raises(InstanceGroupUnknownVmTypeError):
+        run(sample_manifest())  # the newest config has no vm_type 'default'
+
+    prepared = run(sample_manifest(), configs=shown)
+    assert prepared.configs == shown
+    assert prepared.inputs.cloud_config.vm_types[0].name == "default"
