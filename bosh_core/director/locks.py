@@ -21,12 +21,13 @@ Acquire and release are recorded as ``lock`` events when an `EventLog` is given.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Final
 
@@ -41,7 +42,9 @@ from bosh_core.director.events import AuditedAction, EventLog
 
 __all__ = [
     "DEFAULT_EXPIRATION",
+    "DEPLOYMENT_LOCK_TIMEOUT",
     "PRUNE_EXPIRED_AFTER",
+    "RELEASE_LOCK_TIMEOUT",
     "HeldLock",
     "LockInfo",
     "Locks",
@@ -57,6 +60,10 @@ _log = logging.getLogger(__name__)
 
 #: How long a lock lives without renewal (the reference's 240 s; renewed every 120 s).
 DEFAULT_EXPIRATION: Final = 240.0
+#: How long a task waits for a deployment's lock (the reference's 10 s).
+DEPLOYMENT_LOCK_TIMEOUT: Final = 10.0
+#: How long a task waits for a release's lock (the reference's 5 minutes).
+RELEASE_LOCK_TIMEOUT: Final = 300.0
 #: ``GET /locks`` first deletes locks expired longer ago than this (seconds).
 PRUNE_EXPIRED_AFTER: Final = 60.0
 
@@ -274,6 +281,32 @@ class Locks:
                 lock.release()
             raise
         return held
+
+    def deployment(self, name: str, *, task_id: int | str, user: str) -> HeldLock:
+        """Take ``lock:deployment:<name>`` as a task changing that deployment does."""
+        return self.acquire(
+            deployment_lock(name),
+            timeout=DEPLOYMENT_LOCK_TIMEOUT,
+            task_id=task_id,
+            user=user,
+            deployment=name,
+        )
+
+    @contextlib.contextmanager
+    def releases(self, names: Iterable[str], *, task_id: int | str, user: str) -> Iterator[None]:
+        """Hold ``lock:release:<name>`` of each release while the block runs (as a
+        deploy does while it reads its releases, so none is deleted meanwhile)."""
+        held = self.acquire_all(
+            [release_lock(name) for name in names],
+            timeout=RELEASE_LOCK_TIMEOUT,
+            task_id=task_id,
+            user=user,
+        )
+        try:
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
 
     def get(self, name: str) -> LockInfo | None:
         with self._db.read() as session:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,7 +40,6 @@ from bosh_core.director.errors import (
 )
 from bosh_core.director.events import TaskAudit
 from bosh_core.director.instance_deleter import InstanceDeleter
-from bosh_core.director.locks import deployment_lock
 from bosh_core.director.stopper import NextState, Stopper
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.director.vms import VMFactory
@@ -49,12 +48,9 @@ if TYPE_CHECKING:
     from bosh_core.director.api.app import Director
     from bosh_core.director.cloud import Clouds
 
-__all__ = ["DEPLOYMENT_LOCK_TIMEOUT", "delete_deployment"]
+__all__ = ["delete_deployment"]
 
 _log = logging.getLogger(__name__)
-
-#: How long a delete waits for the deployment's lock (the reference's 10 s).
-DEPLOYMENT_LOCK_TIMEOUT: Final = 10.0
 
 
 def delete_deployment(
@@ -115,12 +111,8 @@ class _Deleter:
         self._user = user
 
     def run(self, checkpoint: Callable[[], None]) -> None:
-        with self._director.locks.acquire(
-            deployment_lock(self._deployment),
-            timeout=DEPLOYMENT_LOCK_TIMEOUT,
-            task_id=self._task_id,
-            user=self._user,
-            deployment=self._deployment,
+        with self._director.locks.deployment(
+            self._deployment, task_id=self._task_id, user=self._user
         ):
             self._delete(checkpoint)
 

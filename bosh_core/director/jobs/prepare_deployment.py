@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import select
@@ -32,7 +32,6 @@ from bosh_core.agent.errors import AgentError
 from bosh_core.director.configs import ConfigStore, DeployConfigs, parse_manifest
 from bosh_core.director.db.models import VM, Deployment, Instance
 from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
-from bosh_core.director.locks import deployment_lock
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.director.variables import VariableResolver, open_config_server
 from bosh_core.models.manifest import Lifecycle
@@ -49,15 +48,12 @@ if TYPE_CHECKING:
     from bosh_core.director.api.app import Director
 
 __all__ = [
-    "DEPLOYMENT_LOCK_TIMEOUT",
     "DeployOptions",
     "PreparedDeployment",
     "prepare_deployment",
     "prepare_locked",
 ]
 
-#: How long a deploy waits for the deployment's lock (the reference's 10 s).
-DEPLOYMENT_LOCK_TIMEOUT: Final = 10.0
 
 _STAGE = "Preparing deployment"
 
@@ -102,15 +98,15 @@ def prepare_deployment(
     lock while the block runs (a dry run's block does nothing; a deploy rolls out)."""
     document = parse_manifest(manifest_text, source="deployment manifest")
     name = str(document.get("name", ""))
-    with director.locks.acquire(
-        deployment_lock(name),
-        timeout=DEPLOYMENT_LOCK_TIMEOUT,
-        task_id=task_id,
-        user=user,
-        deployment=name,
-    ):
+    with director.locks.deployment(name, task_id=task_id, user=user):
         yield prepare_locked(
-            director, document, options=options, event_log=event_log, renderer=renderer
+            director,
+            document,
+            options=options,
+            event_log=event_log,
+            task_id=task_id,
+            user=user,
+            renderer=renderer,
         )
 
 
@@ -120,6 +116,8 @@ def prepare_locked(
     *,
     options: DeployOptions,
     event_log: EventLog,
+    task_id: int | str,
+    user: str,
     renderer: TemplateRenderer | None = None,
 ) -> PreparedDeployment:
     """The preparation of `prepare_deployment`, for a caller holding
@@ -143,15 +141,16 @@ def prepare_locked(
             force_latest=options.force_latest_variables,
         )
         manifest = resolver.interpolate(document, variable_set_id=variable_set_id)
-        inputs = read_deployment_inputs(
-            director.database,
-            manifest,
-            flags=options.flags,
-            configs=configs,
-            interpolate_config=lambda config: resolver.interpolate(
-                config, variable_set_id=variable_set_id
-            ),
-        )
+        with director.locks.releases(_release_names(manifest), task_id=task_id, user=user):
+            inputs = read_deployment_inputs(
+                director.database,
+                manifest,
+                flags=options.flags,
+                configs=configs,
+                interpolate_config=lambda config: resolver.interpolate(
+                    config, variable_set_id=variable_set_id
+                ),
+            )
         inputs = _with_job_states(director, inputs, fix=options.flags.fix)
         plan = make_plan(inputs)
     if any(state.ignore for state in inputs.existing):
@@ -168,6 +167,13 @@ def prepare_locked(
         variables=resolver,
         configs=configs,
     )
+
+
+def _release_names(manifest: dict[str, Any]) -> list[str]:
+    releases = manifest.get("releases")
+    if not isinstance(releases, list):
+        return []
+    return [str(r["name"]) for r in releases if isinstance(r, dict) and r.get("name")]
 
 
 def _with_job_states(

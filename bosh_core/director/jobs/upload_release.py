@@ -67,7 +67,7 @@ from bosh_core.director.errors import (
     ReleaseVersionInvalidError,
     ValidationInvalidValue,
 )
-from bosh_core.director.locks import Locks, release_lock
+from bosh_core.director.locks import RELEASE_LOCK_TIMEOUT, Locks, release_lock
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.errors import BoshError, ManifestError, ReleaseError
 from bosh_core.models.release import (
@@ -81,12 +81,10 @@ from bosh_core.models.version import Version, VersionError
 from bosh_core.planning.compilation import dependency_key
 from bosh_core.release.tarball import ReleaseArchive, TarballLimits, read_release_tarball
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "VALID_ID", "upload_release"]
+__all__ = ["VALID_ID", "upload_release"]
 
 _log = logging.getLogger(__name__)
 
-#: How long an upload waits for another task holding the release's lock (the reference's).
-DEFAULT_LOCK_TIMEOUT: Final = 300.0
 #: Names and versions in a release manifest (the reference's ``Models::VALID_ID``).
 VALID_ID: Final = re.compile(r"[-0-9A-Za-z_+.]+")
 #: A release version stored without a commit hash has this one (the column's default).
@@ -108,7 +106,7 @@ def upload_release(
     user: str = "admin",
     fix: bool = False,
     scratch_dir: Path | None = None,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: float = RELEASE_LOCK_TIMEOUT,
     limits: TarballLimits = _DEFAULT_LIMITS,
 ) -> str:
     """Import the release tarball at `tarball_path`; returns the task's result text,

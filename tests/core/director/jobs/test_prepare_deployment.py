@@ -12,18 +12,20 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bosh_core.director import locks as locks_module
 from bosh_core.director.api import DirectorConfig
 from bosh_core.director.api.app import Director
 from bosh_core.director.api.auth import BasicAuthenticator
 from bosh_core.director.configs import ConfigStore
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Lock, VariableSet
-from bosh_core.director.errors import InstanceGroupUnknownVmTypeError
+from bosh_core.director.errors import InstanceGroupUnknownVmTypeError, LockTimeoutError
 from bosh_core.director.jobs.prepare_deployment import (
     DeployOptions,
     PreparedDeployment,
     prepare_deployment,
 )
+from bosh_core.director.locks import release_lock
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.planning.changes import InstanceAction
 from bosh_core.templates import RenderErrors, TemplateRenderer
@@ -173,3 +175,19 @@ def test_the_configs_of_the_requests_context_are_used_even_when_newer_ones_exist
     prepared = run(sample_manifest(), configs=shown)
     assert prepared.configs == shown
     assert prepared.inputs.cloud_config.vm_types[0].name == "default"
+
+
+def test_the_releases_are_locked_while_they_are_read(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the reference binds its releases under their locks: a release being deleted or
+    # uploaded is not read half-way.
+    monkeypatch.setattr(locks_module, "RELEASE_LOCK_TIMEOUT", 0.2)
+    with (
+        run.director.locks.acquire(release_lock("hello"), task_id=99),
+        pytest.raises(LockTimeoutError, match=r"lock:release:hello .* Locking task id is 99"),
+    ):
+        run(sample_manifest())
+    assert run.tasks()[-1] == ("Preparing deployment", "Preparing deployment", "failed")
+    assert run.count(Lock) == 0
+    assert run(sample_manifest()).plan.instances
