@@ -333,12 +333,16 @@ class EventLog:
 
 def parse_event_time(value: str, *, parameter: str = "time") -> dt.datetime:
     """A ``before_time``/``after_time``/``timestamp`` value of the API: epoch seconds, or
-    an ISO 8601 time (UTC when it names no zone)."""
+    a time in any form Ruby's ``Time.parse`` reads, as the reference reads it (ISO 8601,
+    ``2016-05-08 17:26:32 UTC``, or ``Thu May  8 17:26:32 UTC 2016`` as ``bosh events``
+    prints it); UTC when it names no zone."""
+    from dateutil import parser as dateutil_parser  # only when a time filter is given
+
     text = value.strip()
     try:
         if _INTEGER.fullmatch(text):
             return dt.datetime.fromtimestamp(int(text), dt.UTC)
-        parsed = dt.datetime.fromisoformat(text)
+        parsed = dateutil_parser.parse(text)
     except (ValueError, OverflowError, OSError) as error:
         raise ValidationInvalidType(f"Invalid {parameter} parameter: {value!r}") from error
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
