@@ -22,7 +22,7 @@ from bosh_core.director.errors import ColocatedJobError, RuntimeInvalidDeploymen
 from bosh_core.models.manifest import Addon, AddonFilter, InstanceGroup, Manifest, Release
 from bosh_core.models.runtime_config import RuntimeConfig
 
-__all__ = ["AddedJob", "AddonLevel", "AddonsResult", "addon_applies", "apply_addons"]
+__all__ = ["AddedJob", "AddonLevel", "AddonsResult", "applicable_addons", "apply_addons"]
 
 
 class AddonLevel(StrEnum):
@@ -106,18 +106,21 @@ def apply_addons(
     )
 
 
-def addon_applies(
-    addon: Addon,
-    group: InstanceGroup,
-    *,
-    deployment: str,
-    level: AddonLevel,
-    teams: Sequence[str] = (),
-    stemcell_os: Mapping[str, str | None] | None = None,
-) -> bool:
-    """Whether `addon` adds its jobs to `group` of `deployment` (include and not exclude)."""
-    context = _Context(deployment=deployment, teams=frozenset(teams), stemcell_os=stemcell_os or {})
-    return _applies(addon, level, group, context)
+def applicable_addons(
+    manifest: Manifest, runtime_config: RuntimeConfig, *, teams: Sequence[str] = ()
+) -> frozenset[str]:
+    """The names of `runtime_config`'s addons that apply to some instance group of
+    `manifest` (D/runtime_config/parsed_runtime_config.rb ``get_applicable_addons``)."""
+    context = _Context(
+        deployment=manifest.name,
+        teams=frozenset(teams),
+        stemcell_os={stemcell.alias: stemcell.os for stemcell in manifest.stemcells},
+    )
+    return frozenset(
+        addon.name
+        for addon in runtime_config.addons
+        if any(_applies(addon, AddonLevel.RUNTIME, g, context) for g in manifest.instance_groups)
+    )
 
 
 def _add(

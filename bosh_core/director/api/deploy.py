@@ -1,7 +1,8 @@
 """Deploying: ``POST /deployments/:d/diff`` and ``POST /deployments``.
 
-The diff shows what a deploy of the posted manifest would change in the stored one
-(secrets redacted unless ``redact=false``), with the ids of the cloud and runtime
+The diff shows what a deploy of the posted manifest would change in the stored one, each
+merged with its configs (`bosh_core.director.deployment_diff`; secrets redacted unless
+``redact=false``), with the ids of the cloud and runtime
 configs it would use as ``context``; the CLI sends that context back with the deploy, so
 the task uses the configs the user saw, even if someone updates one in between. A
 failure to diff is not an HTTP error: as in the reference the answer is 200 with an
@@ -16,6 +17,7 @@ fills their variables in the task, and only then can their fields be typed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any, Final
 
@@ -23,14 +25,12 @@ import anyio.to_thread
 from litestar import Request, Response, post
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_302_FOUND
-from sqlalchemy import select
 
+from bosh_core.director import deployment_diff
 from bosh_core.director.api.app import Director, DirectorDependency
 from bosh_core.director.api.errors import consumes
 from bosh_core.director.api.tasks import query_flag, start_task
-from bosh_core.director.changeset import diff_documents
 from bosh_core.director.configs import ConfigStore, parse_manifest
-from bosh_core.director.db.models import Deployment
 from bosh_core.director.errors import (
     BadManifestError,
     ConfigNotFoundError,
@@ -71,24 +71,6 @@ def _manifest_text(raw: bytes) -> str:
 # -- diff ---------------------------------------------------------------------------------
 
 
-def _diff(director: Director, deployment: str, raw: bytes, redact: bool) -> dict[str, Any]:
-    after = parse_manifest(_manifest_text(raw), source="deployment manifest")
-    if after.get("name") != deployment:
-        raise BadManifestError(
-            f"Expected manifest to specify deployment name '{deployment}'"
-            f" but was '{after.get('name')}'"
-        )
-    with director.database.read() as session:
-        stored = session.scalar(
-            select(Deployment.manifest_text).where(Deployment.name == deployment)
-        )
-    before = parse_manifest(stored, source="stored manifest") if stored else {}
-    return {
-        "context": ConfigStore(director.database).deploy_configs().to_api(),
-        "diff": [list(line) for line in diff_documents(before, after, redact_values=redact)],
-    }
-
-
 @post(
     "/deployments/{deployment:str}/diff",
     guards=[consumes(_YAML)],
@@ -103,7 +85,13 @@ async def diff_deployment(
     redact = request.query_params.get("redact") != "false"
     try:
         result: dict[str, Any] = await anyio.to_thread.run_sync(
-            _diff, director, deployment, raw, redact
+            functools.partial(
+                deployment_diff.diff_deployment,
+                director.database,
+                deployment,
+                _manifest_text(raw),
+                redact=redact,
+            )
         )
     except BoshError as error:
         return {"diff": [], "error": f"Unable to diff manifest: {error}"}

@@ -25,7 +25,7 @@ releases:
 stemcells:
 - alias: default
   os: ubuntu-jammy
-  version: latest
+  version: "1.5"
 update: {canaries: 1, max_in_flight: 1, canary_watch_time: 1000, update_watch_time: 1000}
 instance_groups:
 - name: web

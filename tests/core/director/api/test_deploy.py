@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from bosh_core.director.api import DirectorConfig
 from bosh_core.director.db import Database
-from bosh_core.director.db.models import Deployment, Task
+from bosh_core.director.db.models import Config, Deployment, Stemcell, Task
 from bosh_core.director.queue import open_queue
 
 YAML = {"Content-Type": "text/yaml"}
@@ -24,7 +24,7 @@ releases:
 stemcells:
 - alias: default
   os: ubuntu-jammy
-  version: latest
+  version: "1.5"
 update:
   canaries: 1
   max_in_flight: 2
@@ -77,8 +77,10 @@ def test_a_new_deployment_diffs_against_nothing_with_the_latest_configs(admin: C
         "runtime_config_ids": [runtime_id],
     }
     # Sections in the reference's order; `name: web` is no section header there either.
+    # The cloud configs' (empty) lists are part of what is deployed.
     assert [line for line, _ in answer["diff"] if line and not line.startswith((" ", "-"))] == [
-        "stemcells:", "releases:", "update:", "name: web", "instance_groups:"]  # fmt: skip
+        "stemcells:", "releases:", "update:", "name: web", "instance_groups:", "azs: []",
+        "vm_types: []", "disk_types: []", "networks: []", "vm_extensions: []"]  # fmt: skip
     assert all(status == "added" for line, status in answer["diff"] if line)
     assert ['      password: "<redacted>"', "added"] in answer["diff"]
     assert not any("hunter2" in line for line, _ in answer["diff"])
@@ -110,12 +112,82 @@ def test_the_diff_shows_changes_to_the_stored_manifest_and_unredacts_on_request(
     assert ["      password: swordfish", "added"] in shown
 
 
+CLOUD = "vm_types:\n- name: small\n  cloud_properties: {cpu: 1}\n"
+RUNTIME = """\
+releases:
+- {name: dns, version: "2"}
+- {name: unused, version: "1"}
+addons:
+- name: dns
+  jobs: [{name: dns, release: dns}]
+- name: elsewhere
+  include: {deployments: [other]}
+  jobs: [{name: agent, release: unused}]
+tags: {team: ops, owner: config}
+"""
+
+
+def test_the_diff_shows_what_the_configs_change_too(
+    admin: Client, sqlite_database: Database
+) -> None:
+    # Each side is the manifest merged with its configs, as the reference diffs it: a
+    # cloud config updated since the last deploy shows although the manifest is the same.
+    cloud_id = _post_config(admin, "cloud", "default", CLOUD)
+    _store_deployment(sqlite_database, "web", MANIFEST + "tags: {owner: web}\n")
+    with sqlite_database.write() as session:
+        row = session.query(Deployment).one()
+        row.configs = [session.get(Config, cloud_id)]
+    assert _diff(admin, "web", MANIFEST + "tags: {owner: web}\n")["diff"] == []
+
+    _post_config(admin, "cloud", "default", CLOUD.replace("cpu: 1", "cpu: 4"))
+    _post_config(admin, "runtime", "dns", RUNTIME)
+    diff = _diff(admin, "web", MANIFEST + "tags: {owner: web}\n")["diff"]
+    # Only the addon that applies to this deployment, with the release it uses; the
+    # manifest's tags win over the config's.
+    assert diff == [
+        ["vm_types:", None],
+        ["- name: small", None],
+        ["  cloud_properties:", None],
+        ["    cpu: 1", "removed"],
+        ["    cpu: 4", "added"],
+        ["", None],
+        ["releases:", None],
+        ["- name: dns", "added"],
+        ["  version: '2'", "added"],
+        ["", None],
+        ["addons:", "added"],
+        ["- name: dns", "added"],
+        ["  jobs:", "added"],
+        ["  - name: dns", "added"],
+        ["    release: dns", "added"],
+        ["", None],
+        ["tags:", None],
+        ["  team: ops", "added"],
+    ]
+
+
+def test_the_diff_of_an_existing_deployment_takes_its_name_from_the_url(
+    admin: Client, sqlite_database: Database
+) -> None:
+    _store_deployment(sqlite_database, "other", MANIFEST.replace("name: web\n", "name: other\n", 1))
+    assert _diff(admin, "other", MANIFEST)["diff"] == []
+
+
+def test_latest_versions_are_diffed_as_the_versions_they_stand_for(
+    admin: Client, sqlite_database: Database
+) -> None:
+    with sqlite_database.write() as session:
+        session.add(Stemcell(name="s", version="1.5", operating_system="ubuntu-jammy", cid="c"))
+    _store_deployment(sqlite_database, "web", MANIFEST)
+    assert _diff(admin, "web", MANIFEST.replace('version: "1.5"', "version: latest"))["diff"] == []
+
+
 def test_a_diff_that_cannot_be_made_answers_200_with_the_error(admin: Client) -> None:
-    mismatch = _diff(admin, "other", MANIFEST)
-    assert mismatch == {
+    unknown = _diff(admin, "web", MANIFEST.replace('version: "1.5"', "version: latest"))
+    assert unknown == {
         "diff": [],
-        "error": "Unable to diff manifest: Expected manifest to specify deployment name"
-        " 'other' but was 'web'",
+        "error": "Unable to diff manifest: Stemcell version 'latest' for OS 'ubuntu-jammy'"
+        " doesn't exist",
     }
     bad_yaml = _diff(admin, "web", "name: [web\n")
     assert bad_yaml["diff"] == [] and "line 2" in bad_yaml["error"]
