@@ -2,7 +2,9 @@
 
 A blobstore stores files under ids it chooses (uuid4 strings, as the reference does) and
 gives them back by id. Implementations: ``local`` (a directory) and ``s3``; the S3 one
-imports boto3 only when it is used, so importing this package stays light.
+imports boto3 only when it is used, so importing this package stays light. A blob whose
+digest was recorded is read back with `bosh_core.blobstore.verified.get_verified`, which
+checks it against that digest.
 """
 
 from __future__ import annotations

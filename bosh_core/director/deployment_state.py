@@ -10,8 +10,8 @@ every IP the director holds (all deployments: IPs are unique across them) and th
 compiled packages of those releases. ``version: latest`` of a manifest release or
 stemcell becomes the newest uploaded version first (`resolve_latest`).
 
-`load_job_templates` fetches the job archives a plan uses from the blobstore, for
-template rendering.
+`load_job_templates` fetches the job archives a plan uses from the blobstore, each
+checked against the sha1 recorded for it, for template rendering.
 
 Not read here: the agents' ``get_state`` (the deploy job asks agents and fills
 ``ExistingInstanceState.job_state``), and other deployments' link providers (no link
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bosh_core import serialization
 from bosh_core.blobstore import Blobstore
+from bosh_core.blobstore.verified import get_verified
 from bosh_core.director.configs import (
     ConfigRecord,
     ConfigStore,
@@ -154,17 +155,23 @@ def load_job_templates(
     database: Database, blobstore: Blobstore, plan: Plan
 ) -> dict[tuple[str, str], JobTemplates]:
     """The templates of every job `plan` places: (release name, job name) -> templates,
-    each read from the job archive ``upload_release`` stored."""
-    wanted = {
-        (job.release, job.name): job.blobstore_id
-        for instance in plan.instances
-        for job in instance.jobs
-    }
+    each read from the job archive ``upload_release`` stored, checked against its sha1."""
+    wanted = {(job.release, job.name): job for instance in plan.instances for job in instance.jobs}
     found: dict[tuple[str, str], JobTemplates] = {}
     with tempfile.TemporaryDirectory(prefix="job-templates-") as scratch:
-        for number, (key, blob_id) in enumerate(sorted(wanted.items())):
+        for number, key in enumerate(sorted(wanted)):
+            job = wanted[key]
             archive = Path(scratch) / f"{number}.tgz"
-            blobstore.get(blob_id, archive)
+            release = f"{job.release}/{job.release_version}"
+            get_verified(
+                blobstore,
+                blob_id=job.blobstore_id,
+                destination=archive,
+                digest=job.sha1,
+                what=f"job '{job.name}/{job.version}' of release '{release}'",
+                remedy=f"upload release '{release}' again with 'bosh upload-release --fix',"
+                " which stores every job archive afresh",
+            )
             found[key] = JobTemplates.from_archive(archive)
     return found
 

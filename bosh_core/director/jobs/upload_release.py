@@ -22,10 +22,12 @@ Uploading a release version that exists changes nothing unless something is miss
 every archive again; its jobs and packages must have the fingerprints already stored.
 A package whose fingerprint another release already stored is not uploaded again: its
 blob is copied inside the blobstore, as the reference does, so deleting either release
-leaves the other whole. That is also why ``bosh upload-release`` leaves such packages
-out of the tarball (it asks ``/packages/matches`` first): a package archive release.MF
-lists but the tarball lacks is taken from the stored package (or compiled package, for
-the same stemcell) with its fingerprint, and fails the upload when there is none.
+leaves the other whole. The copy is checked against the digest recorded for the stored
+blob: a corrupt blob fails the upload rather than spread. That is also why ``bosh
+upload-release`` leaves such packages out of the tarball (it asks ``/packages/matches``
+first): a package archive release.MF lists but the tarball lacks is taken from the
+stored package (or compiled package, for the same stemcell) with its fingerprint, and
+fails the upload when there is none.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from bosh_core import serialization
 from bosh_core.blobstore import Blobstore
+from bosh_core.blobstore.verified import get_verified
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import (
     CompiledPackage,
@@ -599,7 +602,7 @@ class _Import:
             _log.info(
                 "Creating package '%s' from existing blob %s", meta.description, found.blobstore_id
             )
-            return _Blob(self._copy(found.blobstore_id), found.sha1)
+            return _Blob(self._copy(found, meta=meta), found.sha1)
         return _Blob(self._put_package(meta), meta.sha1)
 
     def _store_jobs(self, jobs: list[_JobWork]) -> None:
@@ -637,7 +640,7 @@ class _Import:
                 continue
             with stage.track(f"{meta.description} for {item.stemcell_os}/{item.stemcell_version}"):
                 if item.blob is not None:
-                    item.blob = _Blob(self._copy(item.blob.blobstore_id), item.blob.sha1)
+                    item.blob = _Blob(self._copy(item.blob, meta=meta), item.blob.sha1)
                 else:
                     item.blob = _Blob(self._put_package(meta), meta.sha1)
 
@@ -678,10 +681,22 @@ class _Import:
         self._stored.append(blob_id)
         return blob_id
 
-    def _copy(self, blob_id: str) -> str:
+    def _copy(self, blob: _Blob, *, meta: _PackageMeta) -> str:
+        """A new blob with the content of `blob`, checked against its recorded digest: a
+        corrupt stored blob fails the upload instead of spreading to this release."""
         self._scratch.mkdir(parents=True, exist_ok=True)
-        copy = self._scratch / blob_id
-        self._blobstore.get(blob_id, copy)
+        copy = self._scratch / blob.blobstore_id
+        stemcell = "" if meta.stemcell is None else f" for stemcell '{'/'.join(meta.stemcell)}'"
+        get_verified(
+            self._blobstore,
+            blob_id=blob.blobstore_id,
+            destination=copy,
+            digest=blob.sha1,
+            what=f"the stored {meta.kind} '{meta.description}'{stemcell} this upload copies",
+            remedy="upload this release again with 'bosh upload-release --fix', which"
+            " sends every package archive and stores it instead of copying, and do the"
+            " same for the release that stored the blob to replace its copy",
+        )
         try:
             return self._put(copy)
         finally:

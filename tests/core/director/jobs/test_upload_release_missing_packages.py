@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bosh_core import serialization
+from bosh_core.blobstore.verified import BlobDigestMismatchError
+from bosh_core.digest import MultipleDigest
 from bosh_core.director.db.models import CompiledPackage, Package, Release, ReleaseVersion, Template
 from bosh_core.director.errors import PackageInvalidArchiveError, ReleaseInvalidArchiveError
 from tests.core.director.jobs import test_upload_release
@@ -128,6 +130,60 @@ def test_a_left_out_package_the_director_lacks_fails_and_leaves_nothing(
     assert counts(director) == [0] * 5
     assert director.blobs() == set()  # runtime's blob, stored first, is gone
     assert director.locks.list() == []
+
+
+def test_a_corrupt_stored_package_fails_the_copy_and_leaves_nothing(
+    director: Director, tarballs: Tarballs, tmp_path: Path
+) -> None:
+    director.upload(tarballs.v1)
+    webapp = packages_by_release(director)["fixture"]["webapp"]
+    assert webapp.blobstore_id is not None and webapp.sha1 is not None
+    stored = director.blobstore.path / webapp.blobstore_id
+    stored.write_bytes(stored.read_bytes()[:-1] + b"!")  # a bit rotted on disk
+    rows, blobs, before = director.stored_blob_ids(), director.blobs(), counts(director)
+    director.events()
+    other = repack(tarballs.renamed, tmp_path / "other.tgz", leave_out=SOURCES)
+
+    with pytest.raises(BlobDigestMismatchError) as failure:
+        director.upload(other)
+
+    expected = MultipleDigest.parse(webapp.sha1).strongest
+    message = str(failure.value)
+    assert message.startswith(
+        f"The blob '{webapp.blobstore_id}' (the stored package 'webapp/{webapp.version}'"
+        f" this upload copies) does not match its recorded digest: expected '{expected}'"
+        f" but the blobstore returned '{expected.algorithm}:"
+    )
+    assert "'bosh upload-release --fix'" in message
+    assert ("Creating new packages", AnyVersionOf("runtime"), "finished") in director.stages()
+    assert counts(director) == before == [1, 1, 2, 2, 0]
+    assert director.stored_blob_ids() == rows
+    assert director.blobs() == blobs  # runtime's copy, stored first, is gone
+    assert director.locks.list() == []
+
+    # The remedy the message gives: --fix sends and stores every archive, copying none.
+    assert director.upload(tarballs.renamed, fix=True) == "Created release 'other/0+dev.1'"
+    assert packages_by_release(director)["other"]["webapp"].sha1 == webapp.sha1
+
+
+def test_a_corrupt_stored_compiled_package_fails_the_copy(
+    director: Director, tarballs: Tarballs, tmp_path: Path
+) -> None:
+    director.upload(tarballs.compiled)
+    runtime = compiled_by_release(director)["fixture"]["runtime"]
+    (director.blobstore.path / runtime.blobstore_id).write_bytes(b"not a tarball")
+    blobs = director.blobs()
+    other = repack(tarballs.compiled, tmp_path / "other.tgz", leave_out=COMPILED, name="other")
+
+    with pytest.raises(BlobDigestMismatchError) as failure:
+        director.upload(other)
+
+    assert str(failure.value).startswith(
+        f"The blob '{runtime.blobstore_id}' (the stored compiled package 'runtime/"
+    )
+    assert f" for stemcell '{STEMCELL}' this upload copies)" in str(failure.value)
+    assert counts(director) == [1, 1, 2, 2, 2]
+    assert director.blobs() == blobs
 
 
 def test_a_left_out_job_is_refused(director: Director, tarballs: Tarballs, tmp_path: Path) -> None:
