@@ -15,7 +15,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import anyio.to_thread
 import attrs
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT_ID_HEADER",
+    "MAX_BODY_SIZE",
     "Director",
     "DirectorDependency",
     "create_app",
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 CONTEXT_ID_HEADER = "x-bosh-context-id"
+#: The largest body a route other than an upload reads, in bytes.
+MAX_BODY_SIZE: Final = 10_000_000
 _CONTEXT_ID_MAX = 64
 
 
@@ -249,6 +252,9 @@ def create_app(
             version=director_version().split(" ", 1)[0],
             path="/schema",
         ),
+        # Manifests, configs and JSON bodies are read whole: a body over this is 413
+        # before it is read. Release and stemcell uploads stream to disk, without limit.
+        request_max_body_size=MAX_BODY_SIZE,
         # Logging is the frontend's to configure (bosh-director's main), not the app's.
         logging_config=None,
         debug=debug,

@@ -21,6 +21,7 @@ from litestar.types import HTTPReceiveMessage, HTTPResponseStartEvent, HTTPScope
 from sqlalchemy import func, select
 
 from bosh_core.director.api import DirectorConfig, create_app
+from bosh_core.director.api.app import MAX_BODY_SIZE
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Config, Event, Task
 from bosh_core.director.workers import WorkerPool
@@ -185,9 +186,9 @@ def test_a_malformed_body_is_refused_and_nothing_is_stored(
 
 # -- 3. huge bodies on the YAML routes ----------------------------------------------------
 
-# Litestar's default request_max_body_size, which the app keeps for every route but the
-# uploads (the reference's nginx takes up to director.max_upload_size, 10000m, anywhere).
-BODY_LIMIT = 10_000_000
+# Every route but the uploads reads at most MAX_BODY_SIZE (the reference's nginx takes up
+# to director.max_upload_size, 10000m, anywhere; we keep whole-read bodies smaller).
+BODY_LIMIT = MAX_BODY_SIZE
 HUGE_ROUTES = [
     ("/deployments", MANIFEST),
     ("/deployments/web/diff", MANIFEST),
