@@ -15,7 +15,7 @@ import attrs
 
 from bosh_core.errors import BoshError
 
-__all__ = ["Version", "VersionError"]
+__all__ = ["DEV_POST_RELEASE", "Version", "VersionError"]
 
 _VERSION = re.compile(
     r"(?P<release>[0-9A-Za-z_.]+)(?:-(?P<pre>[0-9A-Za-z_.-]+))?(?:\+(?P<post>[0-9A-Za-z_.-]+))?"
@@ -25,6 +25,10 @@ _WORD = re.compile(r"[0-9A-Za-z_-]+")
 
 Component = int | str
 Segment = tuple[Component, ...]
+
+
+#: The post-release segment of a first dev version: ``1+dev.1`` after ``1``.
+DEV_POST_RELEASE: Segment = ("dev", 1)
 
 
 class VersionError(BoshError, ValueError):
@@ -147,7 +151,7 @@ class Version:
     def increment_release(self) -> Version:
         return Version(_increment(self.release, what=f"version '{self}'"))
 
-    def increment_post_release(self, default: Segment) -> Version:
+    def increment_post_release(self, default: Segment = DEV_POST_RELEASE) -> Version:
         post = (
             _increment(self.post_release, what=f"version '{self}'")
             if self.post_release

@@ -58,7 +58,6 @@ __all__ = ["Release", "ReleaseDir", "write_release_tarball"]
 
 DEFAULT_FINAL_VERSION = Version.parse("1")
 DEFAULT_DEV_VERSION = Version.parse("0+dev.0")
-DEV_POST_RELEASE = ("dev", 1)
 
 Built = TypeVar("Built")
 
@@ -172,7 +171,7 @@ class ReleaseDir:
             ),
             default=DEFAULT_DEV_VERSION,
         )
-        version = last.increment_post_release(DEV_POST_RELEASE)
+        version = last.increment_post_release()
         if timestamp:
             version = Version(version.release, version.pre_release, ("dev", int(self._clock())))
         return version

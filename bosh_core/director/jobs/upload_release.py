@@ -108,6 +108,7 @@ def upload_release(
     task_id: int | str,
     user: str = "admin",
     fix: bool = False,
+    rebase: bool = False,
     scratch_dir: Path | None = None,
     lock_timeout: float = RELEASE_LOCK_TIMEOUT,
     limits: TarballLimits = _DEFAULT_LIMITS,
@@ -119,6 +120,8 @@ def upload_release(
     the compiled packages of a re-stored source package), as ``upload-release --fix``
     does to repair a blobstore. The tarball is unpacked under a new directory in
     `scratch_dir` (the system's temporary directory by default), removed at the end.
+    `rebase` (``upload-release --rebase``) stores a dev release as the next dev version
+    of its release on this director (`_rebased_version`), whatever its own says.
     Raises a `DirectorError` subclass with the reference's error code.
     """
     with tempfile.TemporaryDirectory(prefix="upload-release-", dir=scratch_dir) as scratch:
@@ -129,6 +132,8 @@ def upload_release(
         with locks.acquire(
             release_lock(release.name), timeout=lock_timeout, task_id=task_id, user=user
         ):
+            if rebase:
+                release = attrs.evolve(release, version=_rebased_version(database, release))
             _Import(
                 database,
                 blobstore,
@@ -180,6 +185,39 @@ def _extract(tarball: Path, into: Path, limits: TarballLimits) -> ReleaseArchive
         return read_release_tarball(tarball, into=into, limits=limits, allow_missing_packages=True)
     except (ReleaseError, ManifestError) as error:
         raise ReleaseInvalidArchiveError(f"Extracting release archive failed: {error}") from None
+
+
+def _rebased_version(database: Database, release: _VerifiedRelease) -> str:
+    """The version a rebased upload of `release` gets (the reference's
+    ``ReleaseVersionList#rebase``): after the newest stored version with the same release
+    and pre-release segments, its post-release segment incremented (``+dev.1`` when it
+    has none); without one, the release's own version with ``+dev.1``. Only dev versions
+    (with a post-release segment) can be rebased."""
+    version = Version.parse(release.version)
+    if not version.post_release:
+        raise ReleaseVersionInvalidError(
+            f"Failed to rebase release '{release.name}/{release.version}': only a dev"
+            " version (with a post-release segment, as 1+dev.3) can be rebased"
+        )
+    with database.read() as session:
+        stored = session.scalars(
+            select(ReleaseVersion.version).join(Release).where(Release.name == release.name)
+        ).all()
+    same_base = [
+        parsed
+        for parsed in (_parsed_or_none(text) for text in stored)
+        if parsed is not None
+        and (parsed.release, parsed.pre_release) == (version.release, version.pre_release)
+    ]
+    base = max(same_base, default=Version(version.release, version.pre_release))
+    return str(base.increment_post_release())
+
+
+def _parsed_or_none(text: str) -> Version | None:
+    try:
+        return Version.parse(text)
+    except VersionError:
+        return None
 
 
 def _verify(archive: ReleaseArchive) -> _VerifiedRelease:

@@ -325,3 +325,16 @@ def test_concurrent_uploads_of_one_release_take_turns(
     assert len([s for s, _ in finished if s == "Processing 2 existing jobs"]) == 2
     assert [director.count(m) for m in (Release, ReleaseVersion, Package, Template)] == [1, 1, 2, 2]
     assert director.blobs() == director.stored_blob_ids() and len(director.blobs()) == 4
+
+
+def test_a_rebased_upload_becomes_the_next_dev_version(
+    director: Director, tarballs: Tarballs
+) -> None:
+    # `upload-release --rebase`: a dev release built elsewhere lands after the newest
+    # dev version of the same base here, whatever version it was built as.
+    assert director.upload(tarballs.v1, rebase=True) == "Created release 'fixture/0+dev.1'"
+    director.upload(tarballs.v2)
+    assert director.upload(tarballs.v1, rebase=True) == "Created release 'fixture/0+dev.3'"
+    rebased = _version(director, "fixture", "0+dev.3")
+    assert sorted(p.name for p in rebased.packages) == ["runtime", "webapp"]
+    assert ("Release has been created", "fixture/0+dev.3", "finished") in director.stages()
