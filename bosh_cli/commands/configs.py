@@ -3,6 +3,9 @@ per-type cloud-config, runtime-config and cpi-config with their update commands.
 
 An update interpolates the file (``-o``, ``-v``, ``-l``... as ``bosh int`` does), shows
 the director's diff, asks ``Continue? [yN]`` (skipped with ``-n``), then uploads.
+``update-runtime-config`` also uploads the config's releases that name a ``url``, as
+``deploy`` does (with ``--fix`` under ``--fix-releases``), between the diff and the
+question, where the reference uploads them.
 ``update-config`` passes the id the diff started from as ``expected_latest_id``, so a
 concurrent update in between is refused rather than overwritten.
 """
@@ -15,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bosh_cli.commands.uploads import upload_manifest_releases
 from bosh_cli.context import CLIContext, pass_cli
 from bosh_cli.session import open_director
 from bosh_cli.templates import Template, template_options
@@ -224,27 +228,46 @@ def _show_command(kind: str, title: str, *, named: bool) -> click.Command:
     return command
 
 
-def _update_command(kind: str, title: str, *, named: bool, redactable: bool) -> click.Command:
+def _update_command(
+    kind: str, title: str, *, named: bool, redactable: bool, uploads_releases: bool = False
+) -> click.Command:
     @pass_cli
     def update(
-        cli: CLIContext, /, path: str, name: str = "", no_redact: bool = False, **options: Any
+        cli: CLIContext,
+        /,
+        path: str,
+        name: str = "",
+        no_redact: bool = False,
+        fix_releases: bool = False,
+        **options: Any,
     ) -> None:
         content = Template.from_options(options).render(path, what="config")
         with open_director(cli) as director:
             diff = director.diff_typed_config(kind, content, name=name, redact=not no_redact)
             _print_diff(cli, diff)
+            if uploads_releases:
+                # Before the question, as the reference uploads them.
+                upload_manifest_releases(cli, director, content, fix=fix_releases, source=path)
             cli.ui.ask_for_confirmation()
             director.update_typed_config(kind, content, name=name)
 
-    command = template_options(click.argument("path", metavar="PATH")(update))
-    if redactable:
-        command = click.option("--no-redact", is_flag=True, help="Show non-redacted manifest diff")(
-            command
-        )
+    # Applied innermost first: --help lists them as the reference does.
+    command: Callable[..., Any] = update
+    if uploads_releases:
+        command = click.option(
+            "--fix-releases",
+            is_flag=True,
+            help="Reupload releases in config and replace corrupt or missing jobs/packages",
+        )(command)
     if named:
         command = click.option(
             "--name", default="", help=f"{title.capitalize()}-Config name (default: '')"
         )(command)
+    if redactable:
+        command = click.option("--no-redact", is_flag=True, help="Show non-redacted manifest diff")(
+            command
+        )
+    command = template_options(click.argument("path", metavar="PATH")(command))
     return click.command(f"update-{kind}-config", short_help=f"Update current {title} config")(
         command
     )
@@ -259,7 +282,7 @@ COMMANDS = [
     _show_command("cloud", "cloud", named=True),
     _update_command("cloud", "cloud", named=True, redactable=False),
     _show_command("runtime", "runtime", named=True),
-    _update_command("runtime", "runtime", named=True, redactable=True),
+    _update_command("runtime", "runtime", named=True, redactable=True, uploads_releases=True),
     _show_command("cpi", "CPI", named=False),
     _update_command("cpi", "CPI", named=False, redactable=True),
 ]

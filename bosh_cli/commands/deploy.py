@@ -1,23 +1,23 @@
 """``bosh deploy PATH``, as the reference CLI runs it (cmd/deploy.go).
 
 The manifest is interpolated (``-o``, ``-v``, ``-l``... as ``bosh int`` does) and its
-``name`` must be the ``-d`` deployment. Releases that name a ``url`` are uploaded first
-by ``upload-release`` (which skips those the director has); then the director's diff is
-printed and ``Continue? [yN]`` asked (``-n`` skips it), and the manifest is deployed
-with the diff's context, so the task uses the configs the diff showed. The task is
-followed to its end.
+``name`` must be the ``-d`` deployment. Releases that name a ``url`` are uploaded first,
+as ``upload-release`` uploads them (skipping those the director has, unless
+``--fix-releases``); then the director's diff is printed and ``Continue? [yN]`` asked
+(``-n`` skips it), and the manifest is deployed with the diff's context, so the task
+uses the configs the diff showed. The task is followed to its end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from bosh_cli.commands.director import track_task
-from bosh_cli.commands.uploads import upload_release
+from bosh_cli.commands.uploads import upload_manifest_releases
 from bosh_cli.context import CLIContext, pass_cli
 from bosh_cli.session import open_director
 from bosh_cli.templates import Template, template_options
@@ -25,7 +25,6 @@ from bosh_core import go_yaml
 from bosh_core.client import Director
 from bosh_core.client.director import DeployOptions
 from bosh_core.errors import BoshError
-from bosh_core.models.version import Version, VersionError
 
 __all__ = ["COMMANDS"]
 
@@ -46,37 +45,6 @@ def _manifest_name(document: Any) -> str:
     if not isinstance(document, Mapping):
         raise BoshError("Parsing manifest: expected a YAML map")
     return str(document.get("name") or "")
-
-
-def _upload_releases(document: Mapping[str, Any], *, fix: bool) -> None:
-    """Run ``upload-release`` for every release with a ``url``, as the reference's
-    release manager does (compiled releases name their stemcell)."""
-    ctx = click.get_current_context()
-    releases = document.get("releases")
-    for release in releases if isinstance(releases, Sequence) else ():
-        if not isinstance(release, Mapping) or not release.get("url"):
-            continue
-        name, version = str(release.get("name") or ""), str(release.get("version") or "")
-        what = f"Uploading release '{name}/{version}'"
-        if version == "create":
-            raise BoshError(f"{what}: 'version: create' releases are not supported yet")
-        stemcell = release.get("stemcell")
-        try:
-            ctx.invoke(
-                upload_release,
-                url=str(release["url"]),
-                name=name,
-                version=Version.parse(version),
-                sha1=str(release.get("sha1") or ""),
-                stemcell=(
-                    f"{stemcell.get('os')}/{stemcell.get('version')}"
-                    if isinstance(stemcell, Mapping)
-                    else ""
-                ),
-                fix=fix,
-            )
-        except (BoshError, VersionError) as error:
-            raise BoshError(f"Creating and uploading releases: {what}: {error}") from error
 
 
 def _print_diff(
@@ -162,10 +130,11 @@ def deploy(
             raise BoshError(
                 f"Expected manifest to specify deployment name '{deployment}' but was '{name}'"
             )
-        if skip_upload_releases:
+        # --fix-releases wins over --skip-upload-releases, as in the reference.
+        if skip_upload_releases and not fix_releases:
             cli.ui.print_line("Release-Check skipped.")
         else:
-            _upload_releases(document, fix=fix_releases)
+            upload_manifest_releases(cli, director, text, fix=fix_releases, source=path)
         context = _print_diff(cli, director, deployment, text, redact=not no_redact)
         cli.ui.ask_for_confirmation()
         task = director.deploy(

@@ -6,25 +6,32 @@ a ``dev_releases``/``releases`` manifest, a ``git+`` repository cloned first, or
 no argument the release directory ``--dir``. A local release is rewritten without the
 packages the director already has (unless ``--fix``), then streamed; on a terminal a
 progress bar shows the transfer. Then the task is followed as ``bosh task`` shows it.
+
+:func:`upload_manifest_releases` is the reference's release manager, shared by
+``deploy`` and ``update-runtime-config``: it runs the same upload for each release of a
+manifest that names a ``url``, on the director the command has open.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import yaml
 
 from bosh_cli.commands.director import track_task
 from bosh_cli.context import CLIContext, pass_cli
 from bosh_cli.options import release_dir_option
 from bosh_cli.reporters import IndexLines
 from bosh_cli.session import open_director
+from bosh_core import yaml_loading
 from bosh_core.client import Director, Task
 from bosh_core.client.uploads import read_stemcell_info, write_release_for_upload
 from bosh_core.errors import BoshError
@@ -33,7 +40,7 @@ from bosh_core.release.releasedir import Release, ReleaseDir
 from bosh_core.release.tarball import read_release_tarball
 from bosh_core.urls import redact_url
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "send_release", "upload_manifest_releases"]
 
 _Progress = Callable[[int, int], None]
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -162,30 +169,152 @@ def upload_release(
     """Upload a release tarball, a release directory's release, or one the director
     fetches from a URL; skipped when the director has --name/--version already."""
     with open_director(cli) as director:
-        if not fix and _release_exists(cli, director, name, version, stemcell):
-            return
-        if _is_remote(url):
-            _send_and_track(
-                cli,
-                director,
-                f"Uploading remote release '{redact_url(url)}'",
-                lambda _: director.upload_release_url(url, sha1=sha1, fix=fix, rebase=rebase),
-            )
-            return
-        with tempfile.TemporaryDirectory(prefix="bosh-upload-release-") as scratch:
-            release = _local_release(
-                cli, url, directory, name=name, version=version, scratch=Path(scratch)
-            )
-            tarball = Path(scratch) / "release.tgz"
-            write_release_for_upload(director, release, tarball, fix=fix)
-            _send_and_track(
-                cli,
-                director,
-                "Uploading release file",
-                lambda progress: director.upload_release_file(
-                    tarball, fix=fix, rebase=rebase, progress=progress
-                ),
-            )
+        send_release(
+            cli,
+            director,
+            url,
+            directory=directory,
+            rebase=rebase,
+            fix=fix,
+            name=name,
+            version=version,
+            sha1=sha1,
+            stemcell=stemcell,
+        )
+
+
+def send_release(
+    cli: CLIContext,
+    director: Director,
+    url: str,
+    *,
+    directory: Path,
+    rebase: bool = False,
+    fix: bool = False,
+    name: str = "",
+    version: Version | None = None,
+    sha1: str = "",
+    stemcell: str = "",
+) -> None:
+    """What ``upload-release`` does once the director is open, for it and for
+    :func:`upload_manifest_releases`."""
+    if not fix and _release_exists(cli, director, name, version, stemcell):
+        return
+    if _is_remote(url):
+        _send_and_track(
+            cli,
+            director,
+            f"Uploading remote release '{redact_url(url)}'",
+            lambda _: director.upload_release_url(url, sha1=sha1, fix=fix, rebase=rebase),
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="bosh-upload-release-") as scratch:
+        release = _local_release(
+            cli, url, directory, name=name, version=version, scratch=Path(scratch)
+        )
+        tarball = Path(scratch) / "release.tgz"
+        write_release_for_upload(director, release, tarball, fix=fix)
+        _send_and_track(
+            cli,
+            director,
+            "Uploading release file",
+            lambda progress: director.upload_release_file(
+                tarball, fix=fix, rebase=rebase, progress=progress
+            ),
+        )
+
+
+def upload_manifest_releases(
+    cli: CLIContext, director: Director, text: str, *, fix: bool, source: str
+) -> None:
+    """Upload every release that names a ``url`` in `text`, a deployment manifest or a
+    runtime config as sent to the director, one after another, as the reference's
+    release manager does for ``deploy`` and ``update-runtime-config``. Each is skipped
+    when the director has its name and version (for its stemcell: ``stemcell``, else
+    ``exported_from[0]``), unless `fix`, which also replaces what the director has."""
+    try:
+        for release in _manifest_releases(text, source):
+            if release.get("url"):
+                _upload_manifest_release(cli, director, release, fix=fix)
+    except BoshError as error:
+        raise BoshError(f"Creating and uploading releases: {error}") from error
+
+
+class _ScalarTextLoader(yaml_loading.SafeLoader):  # type: ignore[misc, valid-type]
+    """Every scalar as its text (null as None), as yaml.v2 fills the reference's string
+    fields: ``version: 1.10`` is ``1.10``, not a float."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+    def construct_text(self, node: yaml.ScalarNode) -> str | None:
+        value: str = self.construct_scalar(node)
+        return None if not node.style and value in _NULLS else value
+
+
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_ScalarTextLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+# `<<` as a key merges (the loader flattens it first); anywhere else it is its text.
+for _tag in ("str", "int", "float", "bool", "null", "timestamp", "binary", "merge"):
+    _ScalarTextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _ScalarTextLoader.construct_text)
+
+
+def _manifest_releases(text: str, source: str) -> list[Mapping[str, Any]]:
+    try:
+        document = yaml_loading.load_yaml(text, source=source, loader_class=_ScalarTextLoader)
+    except BoshError as error:
+        raise BoshError(f"Parsing manifest: {error}") from error
+    if document is None:
+        return []
+    if not isinstance(document, Mapping):
+        raise BoshError("Parsing manifest: expected a YAML map")
+    releases = document.get("releases")
+    if releases is None:
+        return []
+    if not isinstance(releases, list) or not all(isinstance(r, Mapping) for r in releases):
+        raise BoshError("Parsing manifest: expected 'releases' to be a list of maps")
+    return releases
+
+
+def _upload_manifest_release(
+    cli: CLIContext, director: Director, release: Mapping[str, Any], *, fix: bool
+) -> None:
+    name, text = _text(release.get("name")), _text(release.get("version"))
+    version = Version.parse(text)  # unwrapped, as the reference leaves its error
+    what = f"Uploading release '{name}/{text}'"
+    if text == "create":
+        raise BoshError(f"{what}: 'version: create' releases are not supported yet")
+    try:
+        send_release(
+            cli,
+            director,
+            _text(release["url"]),
+            directory=Path.cwd(),
+            fix=fix,
+            name=name,
+            version=version,
+            sha1=_text(release.get("sha1")),
+            stemcell=_release_stemcell(release),
+        )
+    except BoshError as error:
+        raise BoshError(f"{what}: {error}") from error
+
+
+def _release_stemcell(release: Mapping[str, Any]) -> str:
+    """``OS/VERSION`` of a compiled release: its ``stemcell`` if that names an os, else
+    the first of its ``exported_from``; empty for a source release."""
+    stemcell = release.get("stemcell")
+    if isinstance(stemcell, Mapping) and stemcell.get("os"):
+        return f"{_text(stemcell.get('os'))}/{_text(stemcell.get('version'))}"
+    exported = release.get("exported_from")
+    if isinstance(exported, Sequence) and exported and isinstance(exported[0], Mapping):
+        first = exported[0]
+        return f"{_text(first.get('os'))}/{_text(first.get('version'))}"
+    return ""
+
+
+def _text(value: Any) -> str:
+    """A field as the reference's string fields take it: absent or null is empty."""
+    return "" if value is None else str(value)
 
 
 def _release_exists(

@@ -105,6 +105,7 @@ def test_releases_with_a_url_are_uploaded_unless_the_director_has_them(
     path = _write(tmp_path, text)
     first = bosh("deploy", path, "-v", "count=1", "-d", "web", "-n", *env.args())
     assert "| Extracting release: " in first.stdout, first.stderr
+    assert first.stdout.count("Using environment") == 1  # the uploads use its director
     with env.director() as director:
         assert [(r.name, r.version) for r in director.releases()] == [("fixture", "0+dev.1")]
     again = bosh("deploy", path, "-v", "count=1", "-d", "web", "-n", *env.args())
@@ -113,7 +114,14 @@ def test_releases_with_a_url_are_uploaded_unless_the_director_has_them(
         "deploy", path, "-v", "count=1", "-d", "web", "-n", "--skip-upload-releases", *env.args()
     )
     assert "Release-Check skipped." in skipped.stdout
-    assert len(_deploy_tasks(env)) == 3
+    # --fix-releases wins over --skip-upload-releases, as in the reference.
+    fixed = bosh(
+        "deploy", path, "-v", "count=1", "-d", "web", "-n", "--skip-upload-releases",
+        "--fix-releases", *env.args(),
+    )  # fmt: skip
+    assert "Release-Check skipped." not in fixed.stdout and "already exists" not in fixed.stdout
+    assert "| Extracting release: " in fixed.stdout, fixed.stderr
+    assert len(_deploy_tasks(env)) == 4
 
 
 def test_a_dry_run_of_the_sample_plans_and_renders_it(
