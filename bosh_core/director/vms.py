@@ -34,7 +34,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select, update
@@ -51,13 +51,13 @@ from bosh_core.director.blobstores import agent_blobstores
 from bosh_core.director.cloud import Clouds
 from bosh_core.director.db.models import VM, Deployment, Instance, IPAddress, PersistentDisk
 from bosh_core.director.error_ignorer import ignored_if_forced
-from bosh_core.director.errors import InstanceNotFoundError
+from bosh_core.director.errors import InstanceNotFoundError, StemcellNotFoundError
 from bosh_core.director.events import AuditedAction
 from bosh_core.director.locks import vm_lock
 from bosh_core.mappings import deep_merge
 from bosh_core.models.cloud_config import AvailabilityZone
 from bosh_core.models.validation import canonical_name
-from bosh_core.planning.plan import InstancePlan
+from bosh_core.planning.plan import InstancePlan, StemcellData
 
 if TYPE_CHECKING:
     from bosh_core.director.api.app import Director
@@ -123,6 +123,26 @@ class VMFactory:
         self._agent_wait_timeout = agent_wait_timeout
 
     # -- creating ------------------------------------------------------------------------
+
+    def stemcell_for(
+        self, uploaded: Iterable[StemcellData], wanted: StemcellData, az: str | None
+    ) -> StemcellData:
+        """The upload of `wanted` (its name and version) to the CPI serving `az`: with a
+        cpi-config each CPI has its own (rows under a name the CPI had before count, as
+        in the reference's ``Stemcell#model_for_cpi``)."""
+        cpi = self._clouds.name_for_az(az, self._azs)
+        aliases = self._clouds.aliases(cpi) if cpi else ("",)
+        same = [s for s in uploaded if (s.name, s.version) == (wanted.name, wanted.version)]
+        found = next((s for s in same if s.cpi == aliases[0]), None) or next(
+            (s for s in same if s.cpi in aliases), None
+        )
+        if found is None:
+            where = f"cpi {cpi}" if cpi else "default cpi"
+            raise StemcellNotFoundError(
+                f'Required stemcell {{"name"=>"{wanted.name}", "version"=>"{wanted.version}"}}'
+                f" not found for {where}, please upload again"
+            )
+        return found
 
     def create(
         self,

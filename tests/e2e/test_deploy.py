@@ -143,6 +143,36 @@ def task_events(world: World) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.data.decode().splitlines() if line.strip()]
 
 
+def assert_in_no_task_output_or_event(world: World, secret: str) -> None:
+    """`secret` is in no task's result nor in any of its outputs (``event``, ``result``,
+    ``debug``, ``cpi``), and in no audit event (every page of ``GET /events``, as sent)."""
+    with world.director() as director:
+        tasks = director.tasks(limit=1000, all_types=True)
+        deploys = [task for task in tasks if "deployment" in task.description]
+        assert len(deploys) >= 2  # `bosh local up`'s and this test's
+        for task in tasks:
+            assert secret not in (task.result or ""), f"task {task.id}'s result"
+            for output_type in ("event", "result", "debug", "cpi"):
+                data = director.task_output(task.id, output_type).data
+                assert secret.encode() not in data, f"task {task.id}'s {output_type} output"
+        # Not vacuous: the newest deploy logged its steps and its CPI calls.
+        for output_type in ("event", "debug", "cpi"):
+            assert director.task_output(deploys[0].id, output_type).data, output_type
+        before_id, seen = "", 0
+        while True:
+            response = director.curl(
+                "GET", "/events" + (f"?before_id={before_id}" if before_id else "")
+            )
+            assert response.status_code == 200
+            assert secret.encode() not in response.body, f"events before '{before_id}'"
+            page = json.loads(response.body)
+            seen += len(page)
+            if len(page) < 200:  # the director's page size
+                break
+            before_id = str(page[-1]["id"])
+        assert seen > 0
+
+
 def test_deploy_creates_vms_whose_agents_configure_them_and_run_the_job(world: World) -> None:
     # `bosh local up` deployed the sample with 2 instances; the CLI scales it to 3.
     assert len(vms(world)) == 2
@@ -183,6 +213,7 @@ def test_deploy_creates_vms_whose_agents_configure_them_and_run_the_job(world: W
         assert (vm_dir / "vcap" / "jobs" / "hello" / "config" / "hello.json").is_file()
     listed = instances(world)
     assert {item.agent_id for item in listed} == {vm.agent_id for vm in recorded}
+    passwords = set()
     for item in listed:
         # 6. the job runs, 7. and answers on the VM's own address.
         assert item.job_state == "running"
@@ -195,6 +226,7 @@ def test_deploy_creates_vms_whose_agents_configure_them_and_run_the_job(world: W
              / "config" / "hello.json").read_text()
         )  # fmt: skip
         assert len(config["password"]) == 20
+        passwords.add(config["password"])
         visits = urllib.request.Request(f"http://{item.ips[0]}:8080/visits")
         with pytest.raises(urllib.error.HTTPError, match="401"):
             urllib.request.urlopen(visits, timeout=5)
@@ -202,6 +234,9 @@ def test_deploy_creates_vms_whose_agents_configure_them_and_run_the_job(world: W
         visits.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(visits, timeout=5) as response:
             assert json.loads(response.read()) == {"visits": 1}
+    # The generated ((hello_password)) reached the jobs, and nothing an operator reads.
+    [password] = passwords
+    assert_in_no_task_output_or_event(world, password)
 
 
 def test_a_second_deploy_without_changes_does_nothing(world: World) -> None:

@@ -29,7 +29,7 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final
 
@@ -103,6 +103,7 @@ def compile_packages(
     *,
     deployment: str,
     cloud_config: CloudConfig,
+    stemcells: Sequence[StemcellData],
     event_log: EventLog,
     task_id: int | str,
     user: str = "admin",
@@ -111,9 +112,11 @@ def compile_packages(
     agent_wait_timeout: float | None = None,
 ) -> dict[RequirementKey, CompiledPackageRecord]:
     """Compile what `plan` must compile for `deployment` (a recorded deployment) on VMs
-    of `cloud_config`'s compilation block; the builds made (or found made meanwhile by
-    another task), by requirement. `checkpoint` is called before each compile (it raises
-    when the task is cancelled). `clouds`/`agent_wait_timeout` go to the `VMFactory`."""
+    of `cloud_config`'s compilation block, each from its stemcell as uploaded to the
+    compilation AZ's CPI (one of `stemcells`, every upload); the builds made (or found
+    made meanwhile by another task), by requirement. `checkpoint` is called before each
+    compile (it raises when the task is cancelled). `clouds`/`agent_wait_timeout` go to
+    the `VMFactory`."""
     stage = event_log.stage(PREPARE_STAGE, total=1)
     with stage.track(_FIND_TASK):
         to_compile = plan.compilation.to_compile
@@ -136,7 +139,15 @@ def compile_packages(
         event_log=event_log,
         agent_wait_timeout=agent_wait_timeout,
     )
-    pool = _VMPool(director, factory, plan, cloud_config, compilation, deployment=deployment)
+    pool = _VMPool(
+        director,
+        factory,
+        plan,
+        cloud_config,
+        compilation,
+        stemcells=stemcells,
+        deployment=deployment,
+    )
     compiler = _Compiler(
         director,
         pool,
@@ -373,6 +384,7 @@ class _VMPool:
         cloud_config: CloudConfig,
         compilation: Compilation,
         *,
+        stemcells: Sequence[StemcellData],
         deployment: str,
     ) -> None:
         self._director = director
@@ -380,6 +392,7 @@ class _VMPool:
         self._plan = plan
         self._cloud_config = cloud_config
         self._compilation = compilation
+        self._stemcells = stemcells
         self._deployment = deployment
         self._lock = threading.Lock()
         self._idle: dict[StemcellRef, list[VM]] = {}
@@ -500,23 +513,19 @@ class _VMPool:
         )
 
     def _stemcell(self, wanted: StemcellRef) -> StemcellData:
-        """The plan's stemcell of that os and version, uploaded to the AZ's CPI."""
-        cpi = self._factory_cpi()
-        candidates = [
-            data
-            for data in self._plan.stemcells
-            if data.operating_system == wanted.os and data.version == wanted.version
-        ]
-        found = next((data for data in candidates if data.cpi == cpi), None) or next(
-            iter(candidates), None
+        """The plan's stemcell of that os and version, as uploaded to the CPI of the
+        compilation AZ."""
+        bound = next(
+            (
+                s
+                for s in self._plan.stemcells
+                if s.operating_system == wanted.os and s.version == wanted.version
+            ),
+            None,
         )
-        if found is None:
+        if bound is None:
             raise DirectorError(f"Stemcell '{wanted}' is not among the deployment's stemcells")
-        return found
-
-    def _factory_cpi(self) -> str:
-        az = next((a for a in self._cloud_config.azs if a.name == self._compilation.az), None)
-        return (az.cpi or "") if az is not None else ""
+        return self._factory.stemcell_for(self._stemcells, bound, self._compilation.az)
 
     def _cloud_properties(self) -> dict[str, Any]:
         """The AZ's cloud properties with the vm_type's (or the block's own) over them."""

@@ -173,6 +173,7 @@ class _Deploy:
                 self.plan,
                 deployment=self.name,
                 cloud_config=self.prepared.inputs.cloud_config,
+                stemcells=self.prepared.inputs.stemcells,
                 event_log=self.event_log,
                 task_id=self.task_id,
                 user=self.user,
@@ -456,19 +457,9 @@ class _Deploy:
         return self.clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
 
     def _stemcell_cid(self, instance: InstancePlan) -> str:
-        """The cid of the instance's stemcell in its AZ's CPI (with a cpi-config each
-        CPI has its own upload), else the one the plan bound."""
-        cpi = self.clouds.name_for_az(instance.az, self.prepared.inputs.cloud_config.azs)
-        wanted = instance.stemcell
-        found = next(
-            (
-                s
-                for s in self.prepared.inputs.stemcells
-                if s.name == wanted.name and s.version == wanted.version and s.cpi == cpi
-            ),
-            wanted,
-        )
-        return found.cid
+        """The cid of the instance's stemcell as uploaded to its AZ's CPI."""
+        uploaded = self.prepared.inputs.stemcells
+        return self.factory.stemcell_for(uploaded, instance.stemcell, instance.az).cid
 
 
 def _any_of(conditions: Iterable[Any]) -> Any:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bosh_core.blobstore.local import LocalBlobstore
+from bosh_core.blobstore.verified import BlobDigestMismatchError
+from bosh_core.digest import MultipleDigest, file_digest
 from bosh_core.director.configs import ConfigStore
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import VM, Instance, IPAddress, PersistentDisk
@@ -69,6 +71,28 @@ def test_a_first_deploy_reads_releases_stemcells_and_configs(
     templates = load_job_templates(hello, blobstore, plan)
     assert set(templates) == {("hello", "hello")}
     assert "config/hello.json" in templates[("hello", "hello")].spec.templates.values()
+
+
+def test_a_corrupt_stored_job_archive_is_an_error_naming_the_job_and_both_digests(
+    hello: Database, blobstore: LocalBlobstore
+) -> None:
+    plan = make_plan(read_deployment_inputs(hello, sample_manifest()))
+    [job] = {(j.release, j.name): j for i in plan.instances for j in i.jobs}.values()
+    stored = blobstore.path / job.blobstore_id
+    assert stored.is_file()  # the local blobstore keeps one file per blob id
+    stored.write_bytes(stored.read_bytes()[:-1] + b"!")  # one byte changed, same size
+    expected = MultipleDigest.parse(job.sha1).strongest
+    actual = file_digest(stored, expected.algorithm)
+    assert actual != expected
+
+    with pytest.raises(BlobDigestMismatchError) as failure:
+        load_job_templates(hello, blobstore, plan)
+
+    message = str(failure.value)
+    assert f"blob '{job.blobstore_id}'" in message
+    assert f"job 'hello/{job.version}' of release 'hello/0+dev.1'" in message
+    assert f"expected '{expected}' but the blobstore returned '{actual}'" in message
+    assert "upload release 'hello/0+dev.1' again with 'bosh upload-release --fix'" in message
 
 
 def test_existing_instances_their_ips_and_other_deployments_ips_are_read(hello: Database) -> None:

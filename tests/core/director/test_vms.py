@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bosh_core.agent.errors import AgentTimeoutError
 from bosh_core.bus import BusConnectionError
@@ -19,15 +21,16 @@ from bosh_core.bus.certs import MbusCert
 from bosh_core.bus.nats import NatsBus
 from bosh_core.cpi.errors import VMCreationFailedError
 from bosh_core.cpi.local import LocalCPI
-from bosh_core.cpi.types import VMCID
+from bosh_core.cpi.types import VMCID, CPIContext
 from bosh_core.director.api import Director
 from bosh_core.director.cloud import Clouds
 from bosh_core.director.db.models import VM, Instance
-from bosh_core.director.errors import InstanceNotFoundError
+from bosh_core.director.errors import InstanceNotFoundError, StemcellNotFoundError
 from bosh_core.director.tasks.events import EventLog as TaskEventLog
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory
+from bosh_core.models.cloud_config import AvailabilityZone
 from bosh_core.models.cpi_config import load_cpi_configs
-from bosh_core.planning.plan import InstancePlan
+from bosh_core.planning.plan import InstancePlan, StemcellData
 from tests.core.director.agent_world import (
     AZS,
     CPI_NAME,
@@ -35,6 +38,7 @@ from tests.core.director.agent_world import (
     needs_root,
     planned_instance,
 )
+from tests.core.director.jobs.local_cloud import stemcell_image
 
 pytestmark = needs_root
 
@@ -224,3 +228,111 @@ def test_an_instance_the_director_has_not_recorded_gets_no_vm(world: dict[str, A
         session.delete(row)
     with pytest.raises(InstanceNotFoundError, match=f"Instance '{instance.name}' of deployment"):
         factory.create(instance, deployment=DEPLOYMENT, stemcell_cid=world["stemcell"])
+
+
+def _vm_state(cpi: LocalCPI, vm_cid: str) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((cpi.config.dir / "vms" / vm_cid / "state.json").read_text())
+    return state
+
+
+def test_with_a_cpi_per_az_each_vm_is_made_by_its_azs_cpi_from_that_cpis_stemcell(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    director: Director = world["director"]
+    cpi_a: LocalCPI = world["cpi"]
+    # A second local CPI, with its own state directory and its own upload of the stemcell.
+    properties_b = {**cpi_a.properties, "dir": str(tmp_path / "cpi-b")}
+    cpi_b = LocalCPI(properties_b, context=CPIContext())
+    stemcell_a = world["stemcell"]
+    stemcell_b = cpi_b.create_stemcell(str(stemcell_image(tmp_path / "image")), {})
+    assert stemcell_b != stemcell_a
+    clouds = Clouds(
+        director_uuid=director.uuid,
+        default=None,
+        cpi_config=load_cpi_configs(
+            {
+                "two": {
+                    "cpis": [
+                        {"name": CPI_NAME, "type": "local", "properties": cpi_a.properties},
+                        {"name": "local-z2", "type": "local", "properties": properties_b},
+                    ]
+                }
+            }
+        ),
+    )
+    azs = (
+        AvailabilityZone(name="z1", cpi=CPI_NAME),
+        AvailabilityZone(name="z2", cpi="local-z2"),
+    )
+    factory = VMFactory(director, clouds=clouds, azs=azs, agent_wait_timeout=30)
+
+    # The deploy and compilation pick each AZ's CPI's own upload of the plan's stemcell.
+    bound = StemcellData(name="s", operating_system="jammy", version="1", cid=stemcell_a)
+    uploaded = [
+        attrs.evolve(bound, cpi=CPI_NAME),
+        attrs.evolve(bound, cpi="local-z2", cid=stemcell_b),
+        attrs.evolve(bound, version="2", cpi="local-z2", cid="other-version"),
+    ]
+    assert factory.stemcell_for(uploaded, bound, "z1").cid == stemcell_a
+    assert factory.stemcell_for(uploaded, bound, "z2").cid == stemcell_b
+    with pytest.raises(
+        StemcellNotFoundError,
+        match=re.escape(
+            'Required stemcell {"name"=>"s", "version"=>"1"} not found for cpi local-z2,'
+            " please upload again"
+        ),
+    ):
+        factory.stemcell_for(uploaded[:1], bound, "z2")
+
+    def in_z2(instance: InstancePlan) -> InstancePlan:
+        with director.database.write() as session:
+            session.execute(update(Instance).where(Instance.uuid == instance.uuid).values(az="z2"))
+        # The plan binds the first matching stemcell row (CPI a's) to every instance;
+        # the deploy hands the factory the cid of the AZ's CPI's upload.
+        return attrs.evolve(instance, az="z2")
+
+    z1 = _instance(director, index=4, env={})
+    z2 = in_z2(_instance(director, index=5, env={}))
+    vms_a_before, vms_b_before = _cloud_vms(cpi_a), _cloud_vms(cpi_b)
+    made: list[VM] = []
+    try:
+        made.append(factory.create(z1, deployment=DEPLOYMENT, stemcell_cid=stemcell_a))
+        made.append(factory.create(z2, deployment=DEPLOYMENT, stemcell_cid=stemcell_b))
+        vm_a, vm_b = made
+
+        assert (vm_a.cpi, vm_b.cpi) == (CPI_NAME, "local-z2")
+        assert vm_a.cid is not None and vm_b.cid is not None
+        assert _cloud_vms(cpi_a) == sorted([*vms_a_before, vm_a.cid])
+        assert _cloud_vms(cpi_b) == sorted([*vms_b_before, vm_b.cid])
+        assert _vm_state(cpi_a, vm_a.cid)["stemcell_cid"] == stemcell_a
+        assert _vm_state(cpi_b, vm_b.cid)["stemcell_cid"] == stemcell_b
+        assert _vm_state(cpi_b, vm_b.cid)["metadata"]["id"] == z2.uuid
+        for vm in made:
+            assert vm.agent_id is not None
+            assert director.agents.blocking_client(vm.agent_id).send("ping") == "pong"
+        with director.database.read() as session:
+            rows = session.execute(
+                select(Instance.uuid, VM.cid, VM.cpi)
+                .join(VM, VM.instance_id == Instance.id)
+                .where(Instance.uuid.in_([z1.uuid, z2.uuid]))
+            )
+            assert {tuple(row) for row in rows} == {
+                (z1.uuid, vm_a.cid, CPI_NAME),
+                (z2.uuid, vm_b.cid, "local-z2"),
+            }
+
+        # Each VM is deleted from the CPI its row names.
+        factory.delete(vm_b)
+        made.remove(vm_b)
+        assert _cloud_vms(cpi_b) == vms_b_before
+        assert vm_a.cid in _cloud_vms(cpi_a)
+    finally:
+        for vm in made:
+            factory.delete(vm)
+    assert _cloud_vms(cpi_a) == vms_a_before
+
+    # z2 goes to CPI b, which has no VM to make from CPI a's stemcell cid.
+    stray = in_z2(_instance(director, index=6, env={}))
+    with pytest.raises(VMCreationFailedError, match=f"Stemcell '{stemcell_a}' not found"):
+        factory.create(stray, deployment=DEPLOYMENT, stemcell_cid=stemcell_a)
+    assert (_cloud_vms(cpi_a), _cloud_vms(cpi_b)) == (vms_a_before, vms_b_before)

@@ -23,7 +23,7 @@ from bosh_core.director.jobs.compile_packages import (
 )
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.errors import BoshError
-from bosh_core.planning.plan import Plan, make_plan
+from bosh_core.planning.plan import DeploymentInputs, Plan, make_plan
 from bosh_core.release.index import QuietReporter
 from bosh_core.release.releasedir import ReleaseDir, write_release_tarball
 from tests.core.director.agent_world import CPI_NAME, AgentWorld, agent_world, needs_root
@@ -92,20 +92,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentWorld]:
         yield made
 
 
-def _plan(world: AgentWorld, release: str = "hello") -> tuple[Plan, Any]:
+def _plan(world: AgentWorld, release: str = "hello") -> tuple[Plan, DeploymentInputs]:
     manifest = sample_manifest()
     manifest["releases"] = [{"name": release, "version": "latest"}]
     manifest["instance_groups"][0]["jobs"][0]["release"] = release
     inputs = read_deployment_inputs(world.director.database, manifest)
-    return make_plan(inputs), inputs.cloud_config
+    return make_plan(inputs), inputs
 
 
-def _compile(world: AgentWorld, plan: Plan, cloud_config: Any, lines: Lines) -> Any:
+def _compile(world: AgentWorld, plan: Plan, inputs: DeploymentInputs, lines: Lines) -> Any:
     return compile_packages(
         world.director,
         plan,
         deployment=DEPLOYMENT,
-        cloud_config=cloud_config,
+        cloud_config=inputs.cloud_config,
+        stemcells=inputs.stemcells,
         event_log=EventLog(lines),
         task_id=5,
         user="ops",
@@ -138,14 +139,14 @@ def _compilation_instances(world: AgentWorld) -> int:
 
 
 def test_packages_compile_in_dependency_order_then_are_reused(world: AgentWorld) -> None:
-    plan, cloud_config = _plan(world)
+    plan, inputs = _plan(world)
     assert [item.key.package for item in plan.compilation.to_compile] == [
         "python-runtime",
         "hello-app",
     ]
     lines = Lines()
 
-    made = _compile(world, plan, cloud_config, lines)
+    made = _compile(world, plan, inputs, lines)
 
     assert sorted(key.package for key in made) == ["hello-app", "python-runtime"]
     assert all(record.build.build == 1 for record in made.values())
@@ -166,20 +167,20 @@ def test_packages_compile_in_dependency_order_then_are_reused(world: AgentWorld)
     assert world.director.blobstore.exists(app.blobstore_id)
 
     # The next deploy plans with those builds: nothing left to compile, no VM made.
-    plan, cloud_config = _plan(world)
+    plan, inputs = _plan(world)
     assert plan.compilation.to_compile == () and len(plan.compilation.reused) == 2
     lines = Lines()
-    assert _compile(world, plan, cloud_config, lines) == {}
+    assert _compile(world, plan, inputs, lines) == {}
     assert [stage for stage, _ in lines.finished()] == [PREPARE_STAGE]
     assert _builds(world, "hello-app") == 1
 
 
 def test_a_failing_packaging_script_fails_the_stage_and_leaves_no_vm(world: AgentWorld) -> None:
-    plan, cloud_config = _plan(world, release="broken")
+    plan, inputs = _plan(world, release="broken")
     lines = Lines()
 
     with pytest.raises(BoshError, match="hello-app"):
-        _compile(world, plan, cloud_config, lines)
+        _compile(world, plan, inputs, lines)
 
     failed = [
         (entry["stage"], entry["task"])
