@@ -1,6 +1,7 @@
 """Task workers inside a director process (the embedded director) or on their own
 (``bosh-director worker``): each serves the urgent and normal queues with a `TaskRunner`
-over every task type, and a `TaskSweeper` marks the tasks of dead workers ``timeout``."""
+over every task type, and a `TaskSweeper` marks the tasks of dead workers ``timeout`` and
+removes what was staged for them in the director's scratch directory."""
 
 from __future__ import annotations
 
@@ -36,7 +37,11 @@ def _runner(director: Director) -> TaskRunner:
 def _sweeper(director: Director) -> TaskSweeper:
     interval = director.config.task_checkpoint_interval
     return TaskSweeper(
-        director.database, director.queue, interval=interval / 3, checkpoint_interval=interval
+        director.database,
+        director.queue,
+        interval=interval / 3,
+        checkpoint_interval=interval,
+        scratch_dir=director.config.tmp_dir,
     )
 
 

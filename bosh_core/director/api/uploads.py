@@ -3,8 +3,9 @@
 Both take the tarball as the raw request body (``application/x-compressed``, what the
 CLI sends) or a JSON ``{"location": URL, "sha1": DIGEST}`` naming where the worker
 fetches it. A body is streamed to a file under the director's scratch directory, so
-memory stays flat whatever the tarball's size; the task that imports it deletes it. The
-answer is the reference's: ``302 Found`` with ``Location: /tasks/<id>``.
+memory stays flat whatever the tarball's size; the file is staged for the task (named
+``*.staged``, listed in the payload's `STAGED_FILES`), which removes it however it ends.
+The answer is the reference's: ``302 Found`` with ``Location: /tasks/<id>``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bosh_core.director.api.app import DirectorDependency
 from bosh_core.director.api.errors import consumes
 from bosh_core.director.api.tasks import query_flag, start_task
 from bosh_core.director.errors import ValidationInvalidType
+from bosh_core.director.tasks.runner import STAGED_FILES, STAGED_SUFFIX, discard_staged_files
 
 __all__ = ["ROUTES"]
 
@@ -33,10 +35,10 @@ _WRITE_BATCH: Final = 4 << 20
 
 
 async def _receive(request: Request[Any, Any, Any], directory: Path, prefix: str) -> Path:
-    """The request body, streamed into a new file in `directory`; no file is left
-    behind when the client goes away mid-upload."""
+    """The request body, streamed into a new staged file in `directory`; no file is
+    left behind when the client goes away mid-upload."""
     await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
-    descriptor, name = tempfile.mkstemp(prefix=prefix, dir=directory)
+    descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=STAGED_SUFFIX, dir=directory)
     path = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -85,14 +87,13 @@ async def _create_upload_task(
         payload: dict[str, Any] = {**options, **await _remote(request)}
     else:
         tarball = await _receive(request, director.config.tmp_dir, f"{resource}-upload-")
-        payload = {**options, "tarball": str(tarball)}
+        payload = {**options, "tarball": str(tarball), STAGED_FILES: [str(tarball)]}
         if sha1 := request.query_params.get("sha1"):
             payload["sha1"] = sha1
     try:
         return await start_task(request, director, job_type, f"create {resource}", payload)
     except BaseException:
-        if "tarball" in payload:
-            Path(payload["tarball"]).unlink(missing_ok=True)
+        discard_staged_files(payload)
         raise
 
 

@@ -2,19 +2,27 @@
 
 A route queues a task with a JSON payload (``director.tasks.create("update_release",
 ...)``); a worker's `TaskRunner` calls the function registered here for the task's type
-with the `JobContext` and that payload. Uploaded tarballs arrive as files under the
-director's scratch directory and are removed when their task ends, whatever the outcome.
+with the `JobContext` and that payload. What was staged for a task is removed when its
+function returns or fails: the files its payload lists (an uploaded tarball, staged by
+the route) and its own scratch directory (a downloaded tarball, the unpacked archive). A
+task that never runs, or whose worker dies, has them removed by the runner and the
+sweeper (see `bosh_core.director.tasks.runner`).
 """
 
 from __future__ import annotations
 
 import functools
-import uuid
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bosh_core.director.tasks.runner import JobContext, JobFunction
+from bosh_core.director.tasks.runner import (
+    JobContext,
+    JobFunction,
+    discard_staged_files,
+    task_scratch_dir,
+)
 
 if TYPE_CHECKING:
     from bosh_core.director.api.app import Director
@@ -35,7 +43,32 @@ def job_functions(director: Director) -> dict[str, JobFunction]:
         "update_deployment": _update_deployment,
         "vms": _vm_states,
     }
-    return {name: functools.partial(function, director) for name, function in functions.items()}
+    return {
+        name: _removing_staged(director, functools.partial(function, director))
+        for name, function in functions.items()
+    }
+
+
+def _removing_staged(director: Director, function: JobFunction) -> JobFunction:
+    """`function`, then (whatever its outcome) the task's staged files and scratch
+    directory removed."""
+
+    def run(context: JobContext, payload: Mapping[str, Any]) -> str:
+        try:
+            return function(context, payload)
+        finally:
+            discard_staged_files(payload)
+            scratch = task_scratch_dir(director.config.tmp_dir, context.task_id)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    return run
+
+
+def _scratch(director: Director, context: JobContext) -> Path:
+    """The task's own scratch directory, made (`_removing_staged` removes it)."""
+    path = task_scratch_dir(director.config.tmp_dir, context.task_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _clouds(director: Director, context: JobContext) -> Clouds:
@@ -56,46 +89,40 @@ def _update_release(director: Director, context: JobContext, payload: Mapping[st
     from bosh_core.director.jobs.upload_release import upload_release
 
     tarball = _fetched_tarball(director, context, payload, resource="release")
-    try:
-        if sha1 := payload.get("sha1"):
-            with context.event_log.single_step("Verifying remote release"):
-                verify_digest(
-                    tarball, str(sha1), mismatch=ReleaseSha1DoesNotMatchError, resource="release"
-                )
-        return upload_release(
-            director.database,
-            director.blobstore,
-            tarball,
-            event_log=context.event_log,
-            locks=director.locks,
-            task_id=context.task_id,
-            user=context.user,
-            fix=bool(payload.get("fix")),
-            scratch_dir=director.config.tmp_dir,
-        )
-    finally:
-        tarball.unlink(missing_ok=True)
+    if sha1 := payload.get("sha1"):
+        with context.event_log.single_step("Verifying remote release"):
+            verify_digest(
+                tarball, str(sha1), mismatch=ReleaseSha1DoesNotMatchError, resource="release"
+            )
+    return upload_release(
+        director.database,
+        director.blobstore,
+        tarball,
+        event_log=context.event_log,
+        locks=director.locks,
+        task_id=context.task_id,
+        user=context.user,
+        fix=bool(payload.get("fix")),
+        scratch_dir=_scratch(director, context),
+    )
 
 
 def _update_stemcell(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
     from bosh_core.director.jobs.stemcells import upload_stemcell
 
     tarball = _fetched_tarball(director, context, payload, resource="stemcell")
-    try:
-        return upload_stemcell(
-            director.database,
-            _clouds(director, context),
-            tarball,
-            event_log=context.event_log,
-            locks=director.locks,
-            task_id=context.task_id,
-            user=context.user,
-            fix=bool(payload.get("fix")),
-            sha1=payload.get("sha1"),
-            scratch_dir=director.config.tmp_dir,
-        )
-    finally:
-        tarball.unlink(missing_ok=True)
+    return upload_stemcell(
+        director.database,
+        _clouds(director, context),
+        tarball,
+        event_log=context.event_log,
+        locks=director.locks,
+        task_id=context.task_id,
+        user=context.user,
+        fix=bool(payload.get("fix")),
+        sha1=payload.get("sha1"),
+        scratch_dir=_scratch(director, context),
+    )
 
 
 def _delete_release(director: Director, context: JobContext, payload: Mapping[str, Any]) -> str:
@@ -210,12 +237,13 @@ def _fetched_tarball(
     director: Director, context: JobContext, payload: Mapping[str, Any], *, resource: str
 ) -> Path:
     """The uploaded tarball's path, or where the one at ``payload["location"]`` was
-    downloaded to (stage "Downloading remote <resource>")."""
+    downloaded to in the task's scratch directory (stage "Downloading remote
+    <resource>")."""
     if "tarball" in payload:
         return Path(payload["tarball"])
     from bosh_core.director.jobs.remote import download
 
-    destination = director.config.tmp_dir / f"{resource}-{uuid.uuid4()}"
+    destination = _scratch(director, context) / f"{resource}.tgz"
     with context.event_log.single_step(f"Downloading remote {resource}"):
         download(str(payload["location"]), destination, resource=resource)
     return destination

@@ -19,13 +19,25 @@ running. A task whose worker stops heartbeating (killed, machine gone) is found 
 themselves. The sweeper also applies the reference's rule (which it applies lazily on
 reads): a task in ``processing``/``cancelling`` without a checkpoint for six intervals
 is ``timeout``.
+
+Files staged for a task belong to it. An upload's tarball, written before its task is
+queued, is listed in the payload under `STAGED_FILES`; what a running task writes for
+itself goes under `task_scratch_dir`. Both are named ``*.staged`` in the director's
+scratch directory. The task's job removes them when it ends; a task cancelled while
+queued has them removed when a worker picks it up; the sweeper removes those of the jobs
+it takes back from dead workers, and, as a last resort, any ``*.staged`` entry older
+than `ORPHAN_AGE` that no live task can own (the server died between staging an upload
+and queuing its task, or a queue lost its jobs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -42,13 +54,18 @@ from bosh_core.director.tasks.output import TaskOutput
 
 __all__ = [
     "CHECKPOINT_INTERVAL",
+    "ORPHAN_AGE",
+    "STAGED_FILES",
+    "STAGED_SUFFIX",
     "JobContext",
     "JobFunction",
     "TaskQueuer",
     "TaskRunner",
     "TaskSweeper",
+    "discard_staged_files",
     "is_stale",
     "mark_stale_timeouts",
+    "task_scratch_dir",
 ]
 
 _log = logging.getLogger(__name__)
@@ -147,14 +164,14 @@ class TaskRunner:
     def run_unknown(self, job: Job) -> None:
         """A `Worker`'s fallback: a task of a type this director does not run ends in
         ``error`` at once (a client following it would otherwise wait forever)."""
-        if self._start(job.task_id) is not None:
+        if self._start(job) is not None:
             message = f"This director cannot run tasks of type '{job.job_type}'"
             _log.error("task %d: %s", job.task_id, message)
             self._finish(job.task_id, "error", message)
 
     def run(self, job: Job) -> None:
         """Run `job`'s task to its end state (never raises for the job's own failures)."""
-        started = self._start(job.task_id)
+        started = self._start(job)
         if started is None:
             return
         user, deployment, directory = started
@@ -189,7 +206,8 @@ class TaskRunner:
             context.event_log.log_error(error)
             return "error", str(error)
 
-    def _start(self, task_id: int) -> tuple[str, str | None, Path] | None:
+    def _start(self, job: Job) -> tuple[str, str | None, Path] | None:
+        task_id = job.task_id
         with self._database.write() as session:
             task = session.get(Task, task_id, with_for_update=True)
             if task is None:
@@ -199,6 +217,8 @@ class TaskRunner:
                 task.state = "cancelled"
                 task.result = "task cancelled"
                 task.timestamp = utcnow()
+                # It never runs: nothing else would remove what was staged for it.
+                discard_staged_files(job.payload)
                 return None
             if task.state != "queued":
                 _log.warning("task %d is %s, not queued: not running it again", task_id, task.state)
@@ -289,10 +309,66 @@ def mark_stale_timeouts(
         return int(getattr(marked, "rowcount", 0))
 
 
+# --- staged files -----------------------------------------------------------------
+
+#: The payload key listing the files staged for a task before it was queued (paths).
+STAGED_FILES: Final = "staged_files"
+#: How the names of staged files and task scratch directories end.
+STAGED_SUFFIX: Final = ".staged"
+#: Seconds after which the sweeper removes a staged entry that no live task can own.
+ORPHAN_AGE: Final = 3600.0
+#: Leeway between a file's modification time and a task's timestamp (clocks, rounding).
+_CLOCK_LEEWAY: Final = 60.0
+_TASK_SCRATCH: Final = re.compile(r"task-(\d+)" + re.escape(STAGED_SUFFIX))
+_LIVE_STATES: Final = ("queued", *_RUNNING_STATES)
+
+
+def task_scratch_dir(scratch_dir: Path, task_id: int) -> Path:
+    """Where task `task_id` keeps its own files under the director's `scratch_dir`
+    (downloads, unpacked archives); the caller makes it."""
+    return scratch_dir / f"task-{task_id}{STAGED_SUFFIX}"
+
+
+def discard_staged_files(payload: Mapping[str, Any]) -> None:
+    """Remove the files `payload` lists under `STAGED_FILES` (those already gone are
+    fine: every path that ends a task may try)."""
+    for path in payload.get(STAGED_FILES) or ():
+        _remove(Path(path))
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        _log.warning("cannot remove staged %s: %s", path, error)
+
+
+def _staged_entries(scratch_dir: Path) -> list[Path]:
+    try:
+        return [entry for entry in scratch_dir.iterdir() if entry.name.endswith(STAGED_SUFFIX)]
+    except FileNotFoundError:
+        return []
+
+
+def _modified(path: Path) -> float | None:
+    """`path`'s modification time; None once it is gone."""
+    try:
+        return path.lstat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 class TaskSweeper:
     """Every `interval` seconds, takes back the jobs of workers that stopped
     heartbeating and marks their tasks ``timeout``, as it does running tasks whose
-    checkpoint is stale (`mark_stale_timeouts`)."""
+    checkpoint is stale (`mark_stale_timeouts`); with the director's `scratch_dir` it
+    also removes what was staged for the tasks of those jobs, and orphaned staged
+    entries older than `orphan_age` seconds (`remove_orphans`)."""
 
     def __init__(
         self,
@@ -301,11 +377,15 @@ class TaskSweeper:
         *,
         interval: float = 10.0,
         checkpoint_interval: float = CHECKPOINT_INTERVAL,
+        scratch_dir: Path | None = None,
+        orphan_age: float = ORPHAN_AGE,
     ) -> None:
         self._database = database
         self._queue = queue
         self._interval = interval
         self._checkpoint_interval = checkpoint_interval
+        self._scratch_dir = scratch_dir
+        self._orphan_age = orphan_age
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -313,21 +393,70 @@ class TaskSweeper:
         """One round; the ids of the tasks whose jobs were taken back and marked
         ``timeout`` (tasks without a checkpoint for too long are marked too)."""
         mark_stale_timeouts(self._database, checkpoint_interval=self._checkpoint_interval)
-        task_ids = [reserved.job.task_id for reserved in self._queue.recover_expired()]
-        if not task_ids:
-            return []
-        with self._database.write() as session:
-            session.execute(
-                update(Task)
-                .where(Task.id.in_(task_ids))
-                .where(Task.state.in_(("queued", "processing", "cancelling")))
-                .values(
-                    state="timeout", result="task timed out: its worker stopped", timestamp=utcnow()
+        jobs = [reserved.job for reserved in self._queue.recover_expired()]
+        task_ids = [job.task_id for job in jobs]
+        if task_ids:
+            with self._database.write() as session:
+                session.execute(
+                    update(Task)
+                    .where(Task.id.in_(task_ids))
+                    .where(Task.state.in_(_LIVE_STATES))
+                    .values(
+                        state="timeout",
+                        result="task timed out: its worker stopped",
+                        timestamp=utcnow(),
+                    )
                 )
-            )
-        for task_id in task_ids:
-            _log.warning("task %d timed out: its worker stopped heartbeating", task_id)
+        for job in jobs:
+            _log.warning("task %d timed out: its worker stopped heartbeating", job.task_id)
+            discard_staged_files(job.payload)
+            if self._scratch_dir is not None:
+                _remove(task_scratch_dir(self._scratch_dir, job.task_id))
+        if self._scratch_dir is not None:
+            self.remove_orphans()
         return task_ids
+
+    def remove_orphans(self) -> list[Path]:
+        """Remove the ``*.staged`` entries of the scratch directory untouched for
+        `orphan_age` seconds that no live (queued, processing, cancelling) task can own;
+        the paths removed.
+
+        A task's scratch directory names its task. An upload's file names none, but it
+        was written just before its task was queued, so its owner, while live, has a
+        timestamp (queued, then started) no older than the file: a file older than every
+        live task's timestamp has no live owner.
+        """
+        if self._scratch_dir is None:
+            return []
+        cutoff = time.time() - self._orphan_age
+        old = [
+            (entry, modified)
+            for entry in _staged_entries(self._scratch_dir)
+            if (modified := _modified(entry)) is not None and modified < cutoff
+        ]
+        if not old:
+            return []
+        with self._database.read() as session:
+            rows = session.execute(
+                select(Task.id, Task.timestamp).where(Task.state.in_(_LIVE_STATES))
+            ).all()
+        live: dict[int, dt.datetime | None] = dict(rows)
+        newest = max(
+            (float("inf") if stamp is None else stamp.timestamp() for stamp in live.values()),
+            default=None,
+        )
+        removed = []
+        for entry, modified in old:
+            task = _TASK_SCRATCH.fullmatch(entry.name)
+            if task is not None:
+                owned = int(task[1]) in live
+            else:
+                owned = newest is not None and newest >= modified - _CLOCK_LEEWAY
+            if not owned:
+                _log.warning("removing %s: staged for a task that has ended or never was", entry)
+                _remove(entry)
+                removed.append(entry)
+        return removed
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="task-sweeper", daemon=True)

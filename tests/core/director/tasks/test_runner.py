@@ -1,11 +1,14 @@
 """Tasks queued, run by a worker to their end state, cancelled at checkpoints, and
-timed out when their worker dies; on SQLite and PostgreSQL with the database queue."""
+timed out when their worker dies, what was staged for them removed when they never run
+or their worker dies; on SQLite and PostgreSQL with the database queue."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,13 @@ from bosh_core.director.errors import ReleaseInvalidArchiveError
 from bosh_core.director.queue import Worker
 from bosh_core.director.queue.database import DatabaseTaskQueue
 from bosh_core.director.tasks.runner import (
+    STAGED_FILES,
     JobContext,
     TaskQueuer,
     TaskRunner,
     TaskSweeper,
     mark_stale_timeouts,
+    task_scratch_dir,
 )
 
 
@@ -76,6 +81,20 @@ def _task(database: Database, task_id: int) -> Task:
         assert task is not None
         session.expunge(task)
         return task
+
+
+def _staged(scratch: Path, name: str, *, age: float = 0) -> Path:
+    """A file staged in `scratch`, last written `age` seconds ago."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / name
+    path.write_bytes(b"tarball")
+    _age(path, age)
+    return path
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
 
 
 def _events(task: Task) -> list[dict[str, Any]]:
@@ -145,34 +164,89 @@ def test_cancel_takes_effect_at_the_next_checkpoint(
     assert (task.state, task.result) == ("cancelled", "task cancelled")
 
 
-def test_a_task_cancelled_while_queued_never_runs(
-    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer
+def test_a_task_cancelled_while_queued_never_runs_and_its_staged_files_go(
+    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer, tmp_path: Path
 ) -> None:
     ran: list[int] = []
-    task_id = queuer.create("hello", "say hello", {}, user="admin")
+    tarball = _staged(tmp_path / "tmp", "release-upload-1.staged")
+    payload = {"tarball": str(tarball), STAGED_FILES: [str(tarball)]}
+    task_id = queuer.create("hello", "say hello", payload, user="admin")
     with database.write() as session:
         session.execute(update(Task).where(Task.id == task_id).values(state="cancelling"))
     _worker(database, queue, hello=lambda context, payload: ran.append(1) or "").run_once(timeout=2)
     assert ran == []
     assert _task(database, task_id).state == "cancelled"
+    assert not tarball.exists()
 
 
 def test_the_sweeper_times_out_the_task_of_a_worker_that_stopped_heartbeating(
-    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer
+    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer, tmp_path: Path
 ) -> None:
-    task_id = queuer.create("hello", "say hello", {}, user="admin")
-    # A worker reserves the job, marks the task processing, then dies: no heartbeat.
+    scratch = tmp_path / "tmp"
+    tarball = _staged(scratch, "release-upload-1.staged")
+    task_id = queuer.create("hello", "say hello", {STAGED_FILES: [str(tarball)]}, user="admin")
+    # A worker reserves the job, marks the task processing, starts unpacking into the
+    # task's scratch directory, then dies: no heartbeat.
     reserved = queue.reserve(["normal"], worker_id="dead-worker", timeout=1)
     assert reserved is not None
     with database.write() as session:
         session.execute(update(Task).where(Task.id == task_id).values(state="processing"))
-    sweeper = TaskSweeper(database, queue)
+    unpacked = task_scratch_dir(scratch, task_id) / "upload-release-x" / "release.MF"
+    unpacked.parent.mkdir(parents=True)
+    unpacked.write_text("name: fixture\n")
+    sweeper = TaskSweeper(database, queue, scratch_dir=scratch)
     assert sweeper.sweep() == []  # the lease still runs
+    assert tarball.exists() and unpacked.exists()
     threading.Event().wait(0.7)
     assert sweeper.sweep() == [task_id]
     task = _task(database, task_id)
-    assert task.state == "timeout"
+    assert (task.state, task.result) == ("timeout", "task timed out: its worker stopped")
     assert queue.pending("normal") == 0
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_sweeper_removes_old_staged_entries_that_no_live_task_can_own(
+    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    hour = 3600.0
+    live = queuer.create("hello", "queued now", {}, user="admin")
+    ended = queuer.create("hello", "done", {}, user="admin")
+    with database.write() as session:
+        session.execute(update(Task).where(Task.id == ended).values(state="done"))
+    # An upload staged two hours ago whose task was never queued (or whose job was lost),
+    # one being received now, the scratch directories of three tasks, a file of others.
+    orphan = _staged(scratch, "release-upload-old.staged", age=2 * hour)
+    receiving = _staged(scratch, "release-upload-new.staged")
+    other = _staged(scratch, "resource-1234", age=2 * hour)
+    directories = {}
+    for task_id in (live, ended, ended + 100):
+        directory = task_scratch_dir(scratch, task_id)
+        (directory / "unpacked").mkdir(parents=True)
+        _age(directory, 2 * hour)
+        directories[task_id] = directory
+    sweeper = TaskSweeper(database, queue, scratch_dir=scratch, orphan_age=hour)
+
+    # The queued task was queued after the old upload was staged: it may own it.
+    assert sorted(sweeper.remove_orphans()) == sorted(
+        [directories[ended], directories[ended + 100]]
+    )
+    # Once the only live task is older than the upload, nothing can own it.
+    with database.write() as session:
+        session.execute(
+            update(Task)
+            .where(Task.id == live)
+            .values(timestamp=utcnow() - dt.timedelta(seconds=3 * hour))
+        )
+    assert sweeper.remove_orphans() == [orphan]
+    # A task's scratch directory lives as long as its task.
+    with database.write() as session:
+        session.execute(update(Task).where(Task.id == live).values(state="cancelling"))
+    assert sweeper.remove_orphans() == []
+    with database.write() as session:
+        session.execute(update(Task).where(Task.id == live).values(state="cancelled"))
+    assert sweeper.sweep() == []
+    assert sorted(scratch.iterdir()) == sorted([receiving, other])
 
 
 def test_stale_running_tasks_are_marked_timeout(database: Database, queuer: TaskQueuer) -> None:
