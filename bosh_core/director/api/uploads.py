@@ -81,10 +81,20 @@ async def _create_upload_task(
     resource: str,
     job_type: str,
     options: dict[str, Any],
-) -> Response[None]:
+    url_sha1_in_query: bool = False,
+) -> Response[Any]:
+    """The task of an upload; with `url_sha1_in_query` (releases) a URL's digest may be
+    the ``sha1`` query parameter instead of the body's, as the reference takes it."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == _JSON:
         payload: dict[str, Any] = {**options, **await _remote(request)}
+        query_sha1 = request.query_params.get("sha1") if url_sha1_in_query else None
+        if query_sha1 and "sha1" in payload:
+            return Response(
+                "Sha1 provided in multiple places", status_code=400, media_type="text/plain"
+            )
+        if query_sha1:
+            payload["sha1"] = query_sha1
     else:
         tarball = await _receive(request, director.config.tmp_dir, f"{resource}-upload-")
         payload = {**options, "tarball": str(tarball), STAGED_FILES: [str(tarball)]}
@@ -106,15 +116,14 @@ async def _create_upload_task(
 )
 async def upload_release(
     request: Request[Any, Any, Any], director: DirectorDependency
-) -> Response[None]:
-    if query_flag(request, "rebase"):
-        raise ValidationInvalidType("Rebasing a release on upload is not supported yet")
+) -> Response[Any]:
     return await _create_upload_task(
         request,
         director,
         resource="release",
         job_type="update_release",
-        options={"fix": query_flag(request, "fix")},
+        options={"fix": query_flag(request, "fix"), "rebase": query_flag(request, "rebase")},
+        url_sha1_in_query=True,
     )
 
 
@@ -127,7 +136,7 @@ async def upload_release(
 )
 async def upload_stemcell(
     request: Request[Any, Any, Any], director: DirectorDependency
-) -> Response[None]:
+) -> Response[Any]:
     return await _create_upload_task(
         request,
         director,

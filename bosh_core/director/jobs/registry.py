@@ -103,6 +103,7 @@ def _update_release(director: Director, context: JobContext, payload: Mapping[st
         task_id=context.task_id,
         user=context.user,
         fix=bool(payload.get("fix")),
+        rebase=bool(payload.get("rebase")),
         scratch_dir=_scratch(director, context),
     )
 

@@ -147,6 +147,34 @@ def test_a_digest_mismatch_and_a_missing_url_fail_with_the_reference_errors(
     assert task["result"] == f"No release found at '{url}/nothing.tgz'."
 
 
+def test_a_urls_digest_may_be_a_query_parameter_but_not_in_both_places(
+    client: TestClient,  # type: ignore[type-arg]
+    tarballs: Tarballs,
+    web_root: tuple[Path, str],
+) -> None:
+    root, url = web_root
+    (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
+    location = {"location": f"{url}/fixture.tgz"}
+    query = {"sha1": "0" * 40}
+    wrong = client.post("/releases", json=location, params=query, follow_redirects=False)
+    task = _finished(client, wrong.headers["location"])
+    assert (task["state"], "digest" in task["result"]) == ("error", True)
+
+    both = client.post(
+        "/releases", json={**location, "sha1": "0" * 40}, params=query, follow_redirects=False
+    )
+    assert (both.status_code, both.text) == (400, "Sha1 provided in multiple places")
+
+
+def test_a_rebased_upload_becomes_the_next_dev_version(
+    client: TestClient,  # type: ignore[type-arg]
+    tarballs: Tarballs,
+) -> None:
+    assert _finished(client, _upload(client, tarballs.v2))["state"] == "done"
+    task = _finished(client, _upload(client, tarballs.v1, "?rebase=true"))
+    assert task["result"] == "Created release 'fixture/0+dev.3'", task
+
+
 def test_bad_requests_are_refused_before_any_task(client: TestClient) -> None:  # type: ignore[type-arg]
     wrong_type = client.post("/releases", content=b"x", headers={"Content-Type": "text/plain"})
     assert wrong_type.status_code == 404
