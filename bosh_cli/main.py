@@ -14,7 +14,7 @@ from bosh_cli.context import CLIContext, GlobalOptions
 from bosh_cli.ui import UI
 from bosh_core.errors import BoshError
 
-__all__ = ["cli", "hoist_global_options", "main"]
+__all__ = ["as_go_flags_reads", "cli", "hoist_global_options", "main"]
 
 # Global options may come anywhere on the command line, as with the reference CLI:
 # ``bosh create-release --tty --force`` is ``bosh --tty create-release --force``.
@@ -44,17 +44,119 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
             rest.extend(args[index:])
             break
         name = arg.split("=", 1)[0]
-        if arg in _GLOBAL_FLAGS:
-            hoisted.append(arg)
+        if name in _GLOBAL_FLAGS:
+            hoisted.append(arg)  # `-n=true` too, refused later as the reference refuses it
         elif name in _GLOBAL_VALUED:
             hoisted.append(arg)
             if "=" not in arg and index + 1 < len(args):
                 index += 1
                 hoisted.append(args[index])
+        elif arg[:2] in _GLOBAL_VALUED and arg[:2] != "--":
+            hoisted.append(arg)  # `-ddep1`: the value written against the letter
         else:
             rest.append(arg)
         index += 1
     return hoisted + rest
+
+
+def as_go_flags_reads(
+    args: Sequence[str], params: Sequence[click.Parameter], *, interspersed: bool = True
+) -> list[str]:
+    """Respell ``args`` so that click reads them as go-flags, the reference's parser, does.
+
+    - ``-x=value`` is ``-x`` with ``value`` (click would read ``=value``): written
+      ``--long=value`` (or ``-x value`` for a letter with no long name).
+    - An option whose value is optional (``-r``/``--recent`` of ``tasks``) takes one only
+      after ``=`` or against the letter (``-r5``); alone it is its default value, written
+      out, so that click does not take the next argument (``tasks -r 5`` is ``-r`` and an
+      extra argument ``5``, as in the reference).
+    - A flag given a value (``-n=true``, ``--json=x``) is the reference's usage error.
+
+    Which letters take values comes from ``params``, the command's own options. Reading
+    stops at ``--``, and at the first argument when ``interspersed`` is false (a group:
+    what follows belongs to the subcommand).
+    """
+    shorts: dict[str, click.Option] = {}
+    longs: dict[str, click.Option] = {}
+    for param in params:
+        if isinstance(param, click.Option) and param.nargs == 1:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    longs[opt] = param
+                elif len(opt) == 2 and opt[0] == "-":
+                    shorts[opt[1]] = param
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        is_option = arg.startswith("-") and arg != "-"
+        if arg == "--" or (not is_option and not interspersed):
+            out.extend(args[index - 1 :])
+            break
+        if not is_option:
+            out.append(arg)
+            continue
+        if arg.startswith("--"):
+            name, equals, _ = arg.partition("=")
+            option = longs.get(name)
+            if option is not None and equals and not _takes_value(option):
+                raise click.UsageError(f"bool flag `{_spelling(option)}' cannot have an argument")
+            if option is not None and not equals and _value_is_optional(option):
+                out.append(f"{name}={option.flag_value}")
+                continue
+            out.append(arg)
+            if option is not None and not equals and _takes_value(option) and index < len(args):
+                out.append(args[index])
+                index += 1
+            continue
+        option = shorts.get(arg[1])
+        if option is not None and arg[2:3] == "=":
+            if not _takes_value(option):
+                raise click.UsageError(f"bool flag `{_spelling(option)}' cannot have an argument")
+            out.extend(_with_value(option, arg[3:]))
+            continue
+        # A cluster such as `-af`: the first letter taking a value ends it, with the rest
+        # of the cluster or, if last, the next argument as its value.
+        for position in range(1, len(arg)):
+            option = shorts.get(arg[position])
+            if option is not None and not _takes_value(option):
+                continue  # a flag: the cluster goes on
+            last = position == len(arg) - 1
+            if option is not None and last and _value_is_optional(option):
+                if position > 1:
+                    out.append(arg[:position])
+                out.extend(_with_value(option, str(option.flag_value)))
+            else:
+                out.append(arg)  # an unknown letter is left for click to report
+                if option is not None and last and index < len(args):
+                    out.append(args[index])
+                    index += 1
+            break
+        else:
+            out.append(arg)
+    return out
+
+
+def _takes_value(option: click.Option) -> bool:
+    return not option.is_flag and not option.count
+
+
+def _value_is_optional(option: click.Option) -> bool:
+    # click's own marker of `is_flag=False, flag_value=...` options.
+    return _takes_value(option) and option._flag_needs_value
+
+
+def _with_value(option: click.Option, value: str) -> list[str]:
+    long_names = [opt for opt in option.opts if opt.startswith("--")]
+    if long_names:
+        return [f"{long_names[0]}={value}"]
+    return [option.opts[0], value]
+
+
+def _spelling(option: click.Option) -> str:
+    """The option as go-flags names it in errors: ``-n, --non-interactive``."""
+    return ", ".join(sorted(option.opts, key=lambda opt: opt.startswith("--")))
 
 
 # Which module holds each command, so that a command imports only what it uses
@@ -151,7 +253,12 @@ _ALIASES = {
 
 class _BoshGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args))
+        args = as_go_flags_reads(
+            hoist_global_options(args),
+            self.get_params(ctx),
+            interspersed=self.allow_interspersed_args,
+        )
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*_COMMAND_MODULES, *self.commands})
@@ -176,7 +283,12 @@ class _BoshGroup(click.Group):
                 f"Unknown command `{args[0]}'. Please specify one command of: "
                 + ", ".join(sorted(self.list_commands(ctx)))
             )
-        return super().resolve_command(ctx, args)
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            rest = as_go_flags_reads(
+                rest, command.get_params(ctx), interspersed=command.allow_interspersed_args
+            )
+        return name, command, rest
 
 
 def _is_debug() -> bool:

@@ -27,6 +27,8 @@ Cell = str | Sequence[str]
 """A table cell: one string, or several shown one per line (joined by newlines in JSON)."""
 
 _EMPTY_CELL = "-"
+_YES = frozenset({"y", "Y", "yes"})
+_NO = frozenset({"", "n", "N", "no"})
 _RED = "\x1b[31m"
 _RESET = "\x1b[0m"
 
@@ -45,8 +47,10 @@ class Table(NamedTuple):
     """Rows under a header; ``content`` names the rows in the footer (``3 jobs``).
 
     ``sort_by`` lists (column, ascending) pairs; ``transpose`` prints one
-    ``Title  value`` line per column instead (summary tables). A NamedTuple rather than
-    an attrs class: every command imports this module, and start-up time counts.
+    ``Title  value`` line per column instead (summary tables). ``sibling_header`` is the
+    header of a table printed along with this one (inspect-release's jobs and packages):
+    a ``--column`` of that table is no error in this one. A NamedTuple rather than an
+    attrs class: every command imports this module, and start-up time counts.
     """
 
     header: Sequence[str]
@@ -56,6 +60,7 @@ class Table(NamedTuple):
     sort_by: Sequence[tuple[int, bool]] = ()
     transpose: bool = False
     title: str = ""
+    sibling_header: Sequence[str] = ()
 
     def sorted_rows(self) -> list[list[str]]:
         """The rows as text, ordered as the reference orders them."""
@@ -126,22 +131,26 @@ class _TextGrid:
         return "".join(out)
 
 
-def _render_table(table: Table, *, data_only: bool) -> str:
+def _render_table(table: Table, *, data_only: bool, hidden: frozenset[int] = frozenset()) -> str:
+    """The table as text; ``hidden`` columns left out (``--column``), but still sorted on
+    and still the first column whose repeats show as ``~``, as in the reference."""
     grid = _TextGrid(border="\t" if data_only else "  ")
     rows = table.sorted_rows()
     if not data_only:
         _mark_repeated_first_column(rows)
     if table.transpose:
         for index, row in enumerate(rows):
-            for title, value in zip(table.header, row, strict=True):
-                grid.add([value] if data_only else [title, value])
+            for column, (title, value) in enumerate(zip(table.header, row, strict=True)):
+                if column not in hidden:
+                    grid.add([value] if data_only else [title, value])
             if index < len(rows) - 1:
                 grid.add([None] if data_only else [None, None])
     else:
+        # A row whose every column is hidden prints as an empty line, as the reference's.
         if not data_only and table.header:
-            grid.add(list(table.header))
+            grid.add(_shown(table.header, hidden))
         for row in rows:
-            grid.add(row)
+            grid.add(_shown(row, hidden))
     text = grid.render()
     if data_only:
         return text
@@ -152,6 +161,10 @@ def _render_table(table: Table, *, data_only: bool) -> str:
     if table.header and table.content.strip():
         text += f"\n{len(table.rows)} {table.content}\n"
     return text
+
+
+def _shown(cells: Sequence[str], hidden: frozenset[int]) -> list[str]:
+    return [cell for index, cell in enumerate(cells) if index not in hidden]
 
 
 def _mark_repeated_first_column(rows: list[list[str]]) -> None:
@@ -235,73 +248,101 @@ class UI:
     # -- tables -----------------------------------------------------------------------
 
     def print_table(self, table: Table) -> None:
-        """A table; with ``--column``, only the named columns (by title or JSON key)."""
-        if self._columns:
-            table = self._only_chosen_columns(table)
+        """A table; with ``--column``, only the named columns (see :meth:`_hidden_columns`)."""
         with self._lock:
+            hidden = self._hidden_columns(table) if self._columns else frozenset()
             if self.json:
-                self._collect("Tables", _table_as_json(table))
+                self._collect("Tables", _table_as_json(table, hidden))
                 return
             self._pad_before("auto")
-            self._write(_render_table(table, data_only=not self.tty))
+            self._write(_render_table(table, data_only=not self.tty, hidden=hidden))
 
-    def _only_chosen_columns(self, table: Table) -> Table:
-        keep = set()
+    def _hidden_columns(self, table: Table) -> frozenset[int]:
+        """The columns ``--column`` hides, chosen as the reference chooses them.
+
+        Names compare as JSON keys (``--column 'Started At'`` is ``started_at``); the
+        chosen columns show in the table's order. A name in neither this table nor its
+        sibling is no failure: ``Failed to find header: <key>`` is printed before the
+        table, which shows the columns chosen up to that name, and the command goes on.
+        """
+        keys = [header_key(title) for title in table.header]
+        siblings = {header_key(title) for title in table.sibling_header}
+        shown: set[int] = set()
         for wanted in self._columns:
-            found = [
-                index
-                for index, title in enumerate(table.header)
-                if wanted in (title, header_key(title))
-            ]
-            if not found:
-                available = ", ".join(header_key(title) for title in table.header)
-                raise BoshError(
-                    f"Failed to find header: {header_key(wanted)} (--column); "
-                    f"this table has: {available}"
-                )
-            keep.update(found[:1])
-        ordered = table.sorted_rows()
-        return table._replace(
-            header=[title for index, title in enumerate(table.header) if index in keep],
-            rows=[[cell for index, cell in enumerate(row) if index in keep] for row in ordered],
-            sort_by=(),
-        )
+            key = header_key(wanted)
+            if key in keys:
+                shown.add(keys.index(key))
+            elif key not in siblings:
+                self._error_block(f"Failed to find header: {key}")
+                break
+        return frozenset(range(len(keys))) - shown
+
+    def _error_block(self, text: str) -> None:
+        """Raw text on stdout, red on a terminal, no newline added; in JSON, a block."""
+        if self.json:
+            self._collect("Blocks", text)
+            return
+        self._pad_before("raw")
+        self._write(f"{_RED}{text}{_RESET}" if self._color else text)
 
     # -- prompts ----------------------------------------------------------------------
 
     def ask_for_confirmation(self, label: str = "Continue?") -> None:
         """Ask yes/no; raise :class:`BoshError` ``Stopped`` unless the answer is yes.
 
+        As the reference: ``y``, ``Y`` or ``yes`` is yes; ``n``, ``N``, ``no`` or an empty
+        line is no; anything else is said to be invalid and the question asked again.
         With ``-n`` (non-interactive) the answer is yes without asking.
         """
         if not self.interactive:
             return
         if self.json:
             raise BoshError("Cannot ask for confirmation in JSON output: pass -n")
-        answer = self.ask_for_text(f"{label} [yN]")
-        if answer.strip().lower() not in {"y", "yes"}:
-            raise BoshError("Stopped")
+        with self._lock:
+            self._pad_before("auto")
+            while True:
+                answer = self._read_answer(f"{label} [yN]")
+                if answer in _YES:
+                    return
+                if answer in _NO:
+                    raise BoshError("Stopped")
+                self._write("invalid input (not y, n, yes, or no)\n")
 
     def ask_for_text(self, label: str) -> str:
+        self._check_can_ask()
+        with self._lock:
+            self._pad_before("ask")
+            return self._read_answer(label)
+
+    def ask_for_password(self, label: str) -> str:
+        """As :meth:`ask_for_text`, without showing the answer."""
+        self._check_can_ask()
+        with self._lock:
+            self._pad_before("ask")
+            if not _is_terminal(self._input):
+                return self._read_answer(label, secret=True)
+            import getpass  # only here: start-up time
+
+            return getpass.getpass(f"{label}: ", stream=self._out)
+
+    def _check_can_ask(self) -> None:
         if not self.interactive:
             raise BoshError("Cannot ask for input in non-interactive UI")
         if self.json:
             raise BoshError("Cannot ask for input in JSON output")
-        self._pad_before("ask")
+
+    def _read_answer(self, label: str, *, secret: bool = False) -> str:
+        """One line of input after ``label: ``. Input that is not a terminal does not
+        show what was read, so it is repeated after the prompt (a password as an empty
+        line), as the reference does; carriage returns are dropped."""
         self._write(f"{label}: ")
-        answer = self._input.readline()
-        if not answer:
+        line = self._input.readline()
+        if not line:
             raise BoshError(f"No answer to '{label}': standard input is closed")
-        return answer.rstrip("\n")
-
-    def ask_for_password(self, label: str) -> str:
-        """As :meth:`ask_for_text`, without echoing the answer when typed at a terminal."""
-        if not (self.interactive and not self.json and _is_terminal(self._input)):
-            return self.ask_for_text(label)
-        import getpass  # only here: start-up time
-
-        self._pad_before("ask")
-        return getpass.getpass(f"{label}: ", stream=self._out)
+        answer = line.rstrip("\n").replace("\r", "")
+        if not _is_terminal(self._input):
+            self._write(("" if secret else answer) + "\n")
+        return answer
 
     # -- end ----------------------------------------------------------------------------
 
@@ -328,7 +369,7 @@ class UI:
         self._out.flush()
 
 
-def _table_as_json(table: Table) -> dict[str, object]:
+def _table_as_json(table: Table, hidden: frozenset[int] = frozenset()) -> dict[str, object]:
     if table.header:
         keys = [
             header_key(title) if header_key(title) != "_" else str(index)
@@ -341,8 +382,11 @@ def _table_as_json(table: Table) -> dict[str, object]:
         titles = [""] * width
     return {
         "Content": table.content,
-        "Header": dict(sorted(zip(keys, titles, strict=True))),
-        "Rows": [dict(sorted(zip(keys, row, strict=True))) for row in table.sorted_rows()],
+        "Header": dict(sorted(zip(_shown(keys, hidden), _shown(titles, hidden), strict=True))),
+        "Rows": [
+            dict(sorted(zip(_shown(keys, hidden), _shown(row, hidden), strict=True)))
+            for row in table.sorted_rows()
+        ],
         "Notes": list(table.notes) if table.notes is not None else None,
     }
 

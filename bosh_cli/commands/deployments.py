@@ -152,9 +152,12 @@ def inspect_release(cli: CLIContext, slug: str) -> None:
         with _failing(f"Expected to find release '{wanted}': Finding release '{wanted}'"):
             found = director.release(name, str(parsed))
     by_name = [(0, True)]
+    # `--column` may name a column of either table, as in the reference.
+    job_header = ["Job", "Blobstore ID", "Digest", "Links Consumed", "Links Provided"]
+    package_header = ["Package", "Compiled for", "Blobstore ID", "Digest"]
     cli.ui.print_table(
         Table(
-            header=["Job", "Blobstore ID", "Digest", "Links Consumed", "Links Provided"],
+            header=job_header,
             rows=[
                 [
                     f"{job.name}/{job.fingerprint}",
@@ -167,6 +170,7 @@ def inspect_release(cli: CLIContext, slug: str) -> None:
             ],
             content="jobs",
             sort_by=by_name,
+            sibling_header=package_header,
         )
     )
     package_rows: list[list[Cell]] = []
@@ -178,10 +182,11 @@ def inspect_release(cli: CLIContext, slug: str) -> None:
             for compiled in package.compiled_packages
         ]
     packages = Table(
-        header=["Package", "Compiled for", "Blobstore ID", "Digest"],
+        header=package_header,
         rows=package_rows,
         content="packages",
         sort_by=by_name,
+        sibling_header=job_header,
     )
     if not cli.ui.json:
         # The reference counts only rows of a section that carry their own first cell,

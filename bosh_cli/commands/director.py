@@ -16,7 +16,7 @@ import click
 from bosh_cli.context import CLIContext, pass_cli
 from bosh_cli.session import open_director
 from bosh_cli.ui import UI, Table
-from bosh_core.client import Director, EventFilter, Task, TaskEvent
+from bosh_core.client import ClientError, Director, EventFilter, Task, TaskEvent
 from bosh_core.errors import BoshError
 
 __all__ = ["COMMANDS", "TaskReporter", "go_time", "track_task"]
@@ -226,7 +226,15 @@ def task(cli: CLIContext, task_id: int | None, kind: str | None, all_types: bool
 @pass_cli
 def cancel_task(cli: CLIContext, task_id: int) -> None:
     with open_director(cli) as director:
-        director.cancel_task(task_id)
+        # As the reference: find the task first, so that a wrong ID is named as such.
+        try:
+            director.task(task_id)
+        except ClientError as error:
+            raise BoshError(f"Finding task '{task_id}': {error}") from None
+        try:
+            director.cancel_task(task_id)
+        except ClientError as error:
+            raise BoshError(f"Cancelling task '{task_id}': {error}") from None
 
 
 @click.command("cancel-tasks", short_help="Cancel tasks at their next checkpoints")

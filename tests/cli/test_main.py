@@ -12,7 +12,7 @@ import click
 import pytest
 
 from bosh_cli.context import CLIContext, pass_cli
-from bosh_cli.main import cli, hoist_global_options
+from bosh_cli.main import as_go_flags_reads, cli, hoist_global_options
 from tests.cli.conftest import RunBosh
 
 
@@ -23,6 +23,8 @@ from tests.cli.conftest import RunBosh
         (["blobs", "-e", "dir", "--dir", "x"], ["-e", "dir", "blobs", "--dir", "x"]),
         (["blobs", "--column=path", "--json"], ["--column=path", "--json", "blobs"]),
         (["int", "x.yml", "--", "--json"], ["int", "x.yml", "--", "--json"]),
+        (["tasks", "-d=dep1", "-n"], ["-d=dep1", "-n", "tasks"]),
+        (["tasks", "-ddep1", "-n=true"], ["-ddep1", "-n=true", "tasks"]),
     ],
 )
 def test_global_options_are_hoisted_in_front_of_the_command(
@@ -46,6 +48,57 @@ def _show_options(cli_context: CLIContext) -> None:
     )
 
 
+@click.command("go-flags")
+@click.option("-r", "--recent", type=int, is_flag=False, flag_value=30)
+@click.option("-t", "--type", "types", multiple=True)
+@click.option("-a", "--all", "all_", is_flag=True)
+@click.option("-X", "method")
+@click.argument("rest", nargs=-1)
+def _go_flags(**params: object) -> None:
+    click.echo(json.dumps(params))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-r=5", "-t=vms", "-X=GET"], ["--recent=5", "--type=vms", "-X", "GET"]),
+        (["-t=", "-X="], ["--type=", "-X", ""]),
+        (["-r5", "-tvms", "-t", "-r=1"], ["-r5", "-tvms", "-t", "-r=1"]),  # -r=1: -t's value
+        (["-r", "7"], ["--recent=30", "7"]),
+        (["--recent", "7", "-ar"], ["--recent=30", "7", "-a", "--recent=30"]),
+        (["-ar5", "-at=x", "-v=1"], ["-ar5", "-at=x", "-v=1"]),  # -at: `=x` is -t's value
+        (["--type", "-r=5", "--type=-r=5"], ["--type", "-r=5", "--type=-r=5"]),
+        (["x", "-r=2", "--", "-r=3", "-r"], ["x", "--recent=2", "--", "-r=3", "-r"]),
+        (["-", "-a"], ["-", "-a"]),
+    ],
+)
+def test_short_options_with_equals_are_read_as_go_flags_reads_them(
+    args: list[str], expected: list[str]
+) -> None:
+    params = _go_flags.get_params(click.Context(_go_flags))
+    assert as_go_flags_reads(args, params) == expected
+
+
+def test_a_group_stops_respelling_at_the_command_name() -> None:
+    params = cli.get_params(click.Context(cli))
+    args = ["-e=x", "-d", "-e=y", "tasks", "-d=z"]
+    expected = ["--environment=x", "-d", "-e=y", "tasks", "-d=z"]
+    assert as_go_flags_reads(args, params, interspersed=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["-a=true"], "bool flag `-a, --all' cannot have an argument"),
+        (["--all=x"], "bool flag `-a, --all' cannot have an argument"),
+    ],
+)
+def test_a_flag_given_a_value_is_the_reference_usage_error(args: list[str], error: str) -> None:
+    params = _go_flags.get_params(click.Context(_go_flags))
+    with pytest.raises(click.UsageError, match=error):
+        as_go_flags_reads(args, params)
+
+
 @click.command("explode")
 def _explode() -> None:
     raise RuntimeError("internal detail")
@@ -55,9 +108,11 @@ def _explode() -> None:
 def extra_commands() -> object:
     cli.add_command(_show_options)
     cli.add_command(_explode)
+    cli.add_command(_go_flags)
     yield
     cli.commands.pop("show-options")
     cli.commands.pop("explode")
+    cli.commands.pop("go-flags")
 
 
 @pytest.mark.usefixtures("extra_commands")
@@ -76,6 +131,45 @@ def test_environment_variables_fill_global_options(
         "parallel": 3,
     }
     assert result.stdout.endswith("\nSucceeded\n")
+
+
+@pytest.mark.usefixtures("extra_commands")
+def test_short_options_written_with_equals_mean_their_value(bosh: RunBosh) -> None:
+    result = bosh("show-options", "--tty", "-d=dep1", "-e=https://10.0.0.6:25555")
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout.splitlines()[0])
+    assert (shown["deployment"], shown["environment"]) == ("dep1", "https://10.0.0.6:25555")
+    after = bosh("show-options", "--tty", "-ddep2", "-e=https://h")
+    assert json.loads(after.stdout.splitlines()[0])["deployment"] == "dep2"
+    run = bosh("go-flags", "-r=5", "-t=vms", "-t=x=y", "-X=GET", "a")
+    assert json.loads(run.stdout.splitlines()[0]) == {
+        "recent": 5,
+        "types": ["vms", "x=y"],
+        "all_": False,
+        "method": "GET",
+        "rest": ["a"],
+    }
+    alone = json.loads(bosh("go-flags", "-r", "a").stdout.splitlines()[0])
+    assert (alone["recent"], alone["rest"]) == (30, ["a"])
+    assert json.loads(bosh("go-flags", "-r2").stdout.splitlines()[0])["recent"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["show-options", "-n=true"], "bool flag `-n, --non-interactive' cannot have an argument"),
+        (["--json=1", "show-options"], "bool flag `--json' cannot have an argument"),
+        (["go-flags", "-a=true"], "bool flag `-a, --all' cannot have an argument"),
+        (["go-flags", "-r=x"], "Invalid value for '-r' / '--recent': 'x' is not a valid integer"),
+    ],
+)
+@pytest.mark.usefixtures("extra_commands")
+def test_bad_values_after_equals_are_user_errors(
+    bosh: RunBosh, args: list[str], error: str
+) -> None:
+    result = bosh(*args)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(error), result.stderr
 
 
 @pytest.mark.usefixtures("extra_commands")

@@ -252,3 +252,14 @@ def test_stemcells_table(bosh: RunBosh, director_state: Served) -> None:
         "Succeeded\n"
     )
     assert bosh("ss", *env_args(director_state)).stdout == run.stdout
+
+
+def test_inspect_release_columns_may_name_either_table(
+    bosh: RunBosh, director_state: Served
+) -> None:
+    args = ("inspect-release", "nginx/1.10", "--column", "job", "--column", "package")
+    run = bosh(*args, *env_args(director_state), "--json")
+    assert run.exit_code == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert "Failed to find header" not in run.stdout
+    assert [list(table["Rows"][0]) for table in document["Tables"]] == [["job"], ["package"]]

@@ -83,3 +83,39 @@ def test_wrong_password_says_log_in(bosh: RunBosh, served: Served) -> None:  # n
     args[args.index(ADMIN[1])] = "wrong"
     run = bosh("tasks", *args)
     assert run.exit_code == 1 and "Not logged in" in run.stderr
+
+
+def test_cancel_task_finds_the_task_first(bosh: RunBosh, served: Served) -> None:  # noqa: F811
+    missing = bosh("cancel-task", "999", *env_args(served))
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith(
+        "Finding task '999': Director responded with non-successful status code '404'"
+    )
+    done, _ = served.add_task(state="done")
+    refused = bosh("ct", str(done), *env_args(served))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Cancelling task '{done}': ")
+
+
+def test_short_options_take_their_value_after_equals(
+    bosh: RunBosh,
+    served: Served,  # noqa: F811
+) -> None:
+    for _ in range(3):
+        served.add_task()
+    served.add_task(deployment="other")
+    queued_vms, _ = served.add_task(state="queued", task_type="vms")
+    queued_other, _ = served.add_task(state="queued", task_type="update_deployment")
+    args = env_args(served)[:-1]  # tab-separated rows
+    assert len(bosh("tasks", "-r=2", *args).stdout.splitlines()) == 2
+    assert len(bosh("tasks", "-r2", *args).stdout.splitlines()) == 2
+    assert len(bosh("tasks", "-r", *args).stdout.splitlines()) == 5  # not the vms task
+    assert len(bosh("tasks", "-ar", *args).stdout.splitlines()) == 6
+    assert len(bosh("tasks", "-r=9", "-d=other", *args).stdout.splitlines()) == 1
+    extra = bosh("tasks", "-r", "2", *args)  # the reference takes a value only after `=`
+    assert extra.exit_code == 1 and "unexpected extra argument (2)" in extra.stderr
+    run = bosh("cancel-tasks", "-t=vms", "-s=queued", *args)
+    assert run.exit_code == 0, run.stderr
+    listed = bosh("tasks", "-a", "-r", *args).stdout.splitlines()
+    states = dict(line.replace(" ", "").split("\t")[:2] for line in listed)
+    assert (states[str(queued_vms)], states[str(queued_other)]) == ("cancelling", "queued")
