@@ -69,10 +69,13 @@ class WorkerPool:
             for index in range(count)
         ]
         self._sweeper = _sweeper(director)
+        self._director = director
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         self._sweeper.start()
+        for worker in self.workers:
+            self._director.record_start("worker", worker.worker_id)
         self._threads = [worker.start() for worker in self.workers]
 
     def stop(self) -> None:
@@ -89,11 +92,13 @@ def run_worker_process(director: Director, *, index: int, queues: Sequence[str])
     runner = _runner(director)
     sweeper = _sweeper(director)
     sweeper.start()
+    worker_id = _worker_id(index)
+    director.record_start("worker", worker_id)
     try:
         return run_worker(
             director.queue,
             runner.handlers(),
-            worker_id=_worker_id(index),
+            worker_id=worker_id,
             queues=queues,
             fallback=runner.run_unknown,
         )

@@ -15,7 +15,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio.to_thread
 import attrs
@@ -122,6 +122,18 @@ class Director:
     def uuid(self) -> str:
         """The configured uuid, else the one kept in the database (made the first time)."""
         return self.config.uuid or _find_or_create_uuid(self.database)
+
+    def record_start(self, object_type: str, object_name: str, **context: Any) -> None:
+        """The event of the director (``director``, its uuid) or one of its task
+        workers (``worker``, its name) starting, by user ``_director``, as the reference
+        records them."""
+        self.events.record(
+            user="_director",
+            action="start",
+            object_type=object_type,
+            object_name=object_name,
+            context=context,
+        )
 
 
 DirectorDependency = NamedDependency[SkipValidation[Director]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from bosh_core.director.api.app import create_app
+from bosh_core.director.api.app import Director, create_app, director_version
 from bosh_core.director.api.config import DirectorConfig
 from bosh_core.director.api.tls import TLSFiles, ensure_tls
 from bosh_core.director.db import Database, open_database
@@ -22,9 +22,12 @@ def serve(
     owned = database is None
     database = database or open_database(config.database_url)
     try:
+        app = create_app(config, database, run_workers=True)
+        director: Director = app.state.director
+        director.record_start("director", director.uuid, version=director_version())
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(config, database, run_workers=True),
+                app,
                 host=config.bind,
                 port=config.port,
                 ssl_certfile=str(tls.certificate),

@@ -73,6 +73,16 @@ def test_bosh_director_serves_https_with_its_generated_ca(tmp_path: Path) -> Non
             assert denied.status_code == 401
             assert denied.headers["www-authenticate"] == 'Basic realm="BOSH Director"'
             assert client.get("/info", auth=("admin", PASSWORD)).json()["user"] == "admin"
+            # The director and its task workers record their start, as the reference's.
+            info = client.get("/info").json()
+            started = client.get("/events", auth=("admin", PASSWORD)).json()
+            assert {(e["user"], e["action"], e["object_type"]) for e in started} == {
+                ("_director", "start", "director"),
+                ("_director", "start", "worker"),
+            }
+            director_event = next(e for e in started if e["object_type"] == "director")
+            assert director_event["object_name"] == info["uuid"]
+            assert director_event["context"] == {"version": info["version"]}
         # Plain HTTP is not served, and a client that does not trust the CA refuses it.
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"https://127.0.0.1:{port}/info", timeout=2)
