@@ -113,8 +113,8 @@ def _cloud_properties(info: VMInfo) -> str:
     return dump(dict(info.cloud_properties)).strip()
 
 
-def _vm_values(info: VMInfo) -> dict[str, Cell]:
-    """Every column's value for an instance's (or VM's) row."""
+def _vm_values(info: VMInfo, headers: Sequence[str]) -> dict[str, Cell]:
+    """The value of every column of `headers` for an instance's (or VM's) row."""
     vitals = info.vitals
     values: dict[str, Cell] = {
         "Instance": _name(info),
@@ -134,9 +134,10 @@ def _vm_values(info: VMInfo) -> dict[str, Cell]:
         "Stemcell": (
             f"{info.stemcell_name}/{info.stemcell_version}" if info.stemcell_name else "-"
         ),
-        "Cloud Properties": _cloud_properties(info),
         "VM Created At": go_time(info.vm_created_at),
     }
+    if "Cloud Properties" in headers:  # YAML, made only when shown
+        values["Cloud Properties"] = _cloud_properties(info)
     if vitals is not None:
         values.update(
             {
@@ -184,7 +185,7 @@ def _instances_table(
         if failing and info.is_running:
             continue
         shown += 1
-        rows.append(_row(headers, _vm_values(info)))
+        rows.append(_row(headers, _vm_values(info, headers)))
         if layout.processes:
             rows += [
                 _row(headers, _process_values(info, process))
@@ -208,7 +209,7 @@ def _vms_table(deployment: str, infos: Sequence[VMInfo], layout: _Layout) -> Tab
     headers = layout.headers()
     return Table(
         header=headers,
-        rows=[_row(headers, _vm_values(info)) for info in infos],
+        rows=[_row(headers, _vm_values(info, headers)) for info in infos],
         content="vms",
         sort_by=[(0, True)],
         title=f"Deployment '{deployment}'",

@@ -57,7 +57,7 @@ from bosh_core.models.cloud_config import load_cloud_configs
 from bosh_core.models.manifest import load_manifest
 from bosh_core.models.release import JobSpec
 from bosh_core.models.runtime_config import load_runtime_configs
-from bosh_core.models.version import Version, VersionError
+from bosh_core.models.version import version_order
 from bosh_core.planning.changes import DiskSpec, VmFacts
 from bosh_core.planning.compilation import CompiledBuild, ReleasePackage, StemcellRef
 from bosh_core.planning.networks import ExistingIP, IPHolder
@@ -195,14 +195,7 @@ def _documents(
 
 def _newest(versions: Iterable[str]) -> str | None:
     """The newest of `versions` by BOSH version order (unparsable ones come first)."""
-
-    def key(text: str) -> tuple[int, Version | str]:
-        try:
-            return (1, Version.parse(text))
-        except VersionError:
-            return (0, text)
-
-    return max(versions, key=key, default=None)
+    return max(versions, key=version_order, default=None)
 
 
 def _resolve_release(session: Session, entry: Any) -> Any:

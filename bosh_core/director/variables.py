@@ -43,15 +43,15 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bosh_core.director.db.models import ConfigServerValue, Deployment, Variable, VariableSet
+from bosh_core.director.db.models import ConfigServerValue, Variable, VariableSet
 from bosh_core.director.errors import (
     ConfigServerFetchError,
     ConfigServerGenerationError,
     ConfigServerInconsistentVariableState,
     ConfigServerIncorrectNameSyntax,
     ConfigServerMissingName,
-    DeploymentNotFoundError,
 )
+from bosh_core.director.views import find_deployment
 from bosh_core.errors import BoshError
 from bosh_core.interpolate.errors import InterpolateError, one_line
 from bosh_core.interpolate.template import evaluate
@@ -508,7 +508,7 @@ class VariableResolver:
     def add_variable_set(self, deployment_name: str) -> int:
         """A new, writable variable set for a deploy of `deployment_name`: its id."""
         with self.database.write() as session:
-            deployment = _deployment(session, deployment_name)
+            deployment = find_deployment(session, deployment_name)
             variable_set = VariableSet(deployment=deployment, writable=True)
             session.add(variable_set)
             session.flush()
@@ -684,13 +684,6 @@ class VariableResolver:
                 ) from None
             self._by_id[variable_id] = stored
         return stored.value
-
-
-def _deployment(session: Session, name: str) -> Deployment:
-    deployment = session.scalars(select(Deployment).where(Deployment.name == name)).first()
-    if deployment is None:
-        raise DeploymentNotFoundError(f"Deployment '{name}' doesn't exist")
-    return deployment
 
 
 def _ids(variable_set: VariableSet) -> dict[str, str]:

@@ -326,11 +326,14 @@ class VMFactory:
             session.flush()
             return vm
 
+    def cpi_for(self, vm: VM) -> CPI:
+        """The CPI that made `vm` (a row), for calls about it."""
+        return self._clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
+
     def set_metadata(self, vm: VM, instance: InstancePlan, *, deployment: str) -> None:
         """Tag `vm` (a row) again: a deploy that changes only tags does just this."""
         assert vm.cid is not None
-        cpi = self._clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
-        self._set_metadata(cpi, vm.cid, instance, deployment=deployment)
+        self._set_metadata(self.cpi_for(vm), vm.cid, instance, deployment=deployment)
 
     def _set_metadata(
         self, cpi: CPI, vm_cid: str, instance: InstancePlan, *, deployment: str
@@ -375,8 +378,7 @@ class VMFactory:
         ):
             if vm.cid is not None:
                 with ignored_if_forced(force, self._event_log):
-                    cpi = self._clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
-                    self._delete_from_cloud(cpi, vm.cid)
+                    self._delete_from_cloud(self.cpi_for(vm), vm.cid)
             if vm.agent_id is not None:
                 with ignored_if_forced(force, self._event_log):
                     self._revoke(vm.agent_id)

@@ -15,7 +15,7 @@ import attrs
 
 from bosh_core.errors import BoshError
 
-__all__ = ["DEV_POST_RELEASE", "Version", "VersionError"]
+__all__ = ["DEV_POST_RELEASE", "Version", "VersionError", "version_order"]
 
 _VERSION = re.compile(
     r"(?P<release>[0-9A-Za-z_.]+)(?:-(?P<pre>[0-9A-Za-z_.-]+))?(?:\+(?P<post>[0-9A-Za-z_.-]+))?"
@@ -158,3 +158,12 @@ class Version:
             else default
         )
         return Version(self.release, self.pre_release, post)
+
+
+def version_order(text: str) -> tuple[int, Version | str]:
+    """A sort key for version texts: parsable ones by version, after the others (which
+    sort as text), so ``max(texts, key=version_order)`` is the newest."""
+    try:
+        return (1, Version.parse(text))
+    except VersionError:
+        return (0, text)

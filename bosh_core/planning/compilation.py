@@ -35,7 +35,7 @@ from bosh_core.director.errors import (
     StemcellNotPresentInExportedFromError,
 )
 from bosh_core.errors import BoshError
-from bosh_core.models.version import Version, VersionError
+from bosh_core.models.version import Version, VersionError, version_order
 
 __all__ = [
     "CompilationPlan",
@@ -128,14 +128,6 @@ def _major(version: str) -> object:
     except VersionError:
         return version  # not a stemcell version: only equal text matches
     return release[0] if release else None
-
-
-def _newness(version: str) -> tuple[int, Version | str]:
-    """Sort key for "newest build": parsable versions by version, others last."""
-    try:
-        return (1, Version.parse(version.replace("_", ".")))
-    except VersionError:
-        return (0, version)
 
 
 @attrs.frozen(kw_only=True)
@@ -367,7 +359,11 @@ class _Builds:
             )
             if build.stemcell.same_major(stemcell)
         ]
-        return max(candidates, key=lambda build: _newness(build.stemcell.version), default=None)
+        return max(
+            candidates,
+            key=lambda build: version_order(build.stemcell.version.replace("_", ".")),
+            default=None,
+        )
 
 
 class _Planner:

@@ -48,6 +48,8 @@ from bosh_core.director.tasks.runner import TaskQueuer
 
 if TYPE_CHECKING:
     from bosh_core.director.agents import Agents
+    from bosh_core.director.api.tls import TLSFiles
+    from bosh_core.director.variables import ConfigServer
 
 __all__ = [
     "CONTEXT_ID_HEADER",
@@ -117,6 +119,21 @@ class Director:
         from bosh_core.director.agents import Agents
 
         return Agents(self.config.mbus, state_dir=self.config.nats_dir, bind=self.config.bind)
+
+    @functools.cached_property
+    def config_server(self) -> ConfigServer:
+        """Where variables are kept: one client for the director's life (an HTTP config
+        server's connections are reused by every deploy)."""
+        from bosh_core.director.variables import open_config_server
+
+        return open_config_server(self.config, self.database)
+
+    @functools.cached_property
+    def tls(self) -> TLSFiles:
+        """The API's certificate and CA files (made on first use when not configured)."""
+        from bosh_core.director.api.tls import ensure_tls
+
+        return ensure_tls(self.config)
 
     @functools.cached_property
     def uuid(self) -> str:

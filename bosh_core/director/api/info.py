@@ -11,7 +11,6 @@ from typing import Any
 from litestar import Request, get
 
 from bosh_core.director.api.app import DirectorDependency, director_version
-from bosh_core.director.api.tls import ensure_tls
 
 __all__ = ["ROUTES", "certificate_expiry", "info"]
 
@@ -48,7 +47,7 @@ def info(request: Request[Any, Any, Any], director: DirectorDependency) -> dict[
 def certificate_expiry(director: DirectorDependency) -> list[dict[str, Any]]:
     """The API's certificate and the CA clients trust (and the embedded NATS's CA), each
     named by its config path, as the reference names its job properties."""
-    tls = ensure_tls(director.config)
+    tls = director.tls
     certificates: list[tuple[str, Path | None]] = [
         ("tls.cert", tls.certificate),
         ("tls.ca", tls.ca),

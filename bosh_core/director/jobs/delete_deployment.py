@@ -36,12 +36,12 @@ from sqlalchemy.orm import Session
 from bosh_core.director.db.models import Deployment, Instance
 from bosh_core.director.errors import (
     DeploymentIgnoredInstancesDeletionError,
-    DeploymentNotFoundError,
 )
 from bosh_core.director.events import TaskAudit
 from bosh_core.director.instance_deleter import InstanceDeleter
 from bosh_core.director.stopper import NextState, Stopper
 from bosh_core.director.tasks.events import EventLog
+from bosh_core.director.views import find_deployment
 from bosh_core.director.vms import VMFactory
 
 if TYPE_CHECKING:
@@ -137,11 +137,7 @@ class _Deleter:
 
     def _find(self) -> tuple[int, list[int]]:
         with self._db.read() as session:
-            deployment = session.scalar(
-                select(Deployment).where(Deployment.name == self._deployment)
-            )
-            if deployment is None:
-                raise DeploymentNotFoundError(f"Deployment '{self._deployment}' doesn't exist")
+            deployment = find_deployment(session, self._deployment)
             instances = list(
                 session.execute(
                     select(Instance.id, Instance.ignore)

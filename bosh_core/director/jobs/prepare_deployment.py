@@ -33,7 +33,7 @@ from bosh_core.director.configs import ConfigStore, DeployConfigs, parse_manifes
 from bosh_core.director.db.models import VM, Deployment, Instance
 from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
 from bosh_core.director.tasks.events import EventLog
-from bosh_core.director.variables import VariableResolver, open_config_server
+from bosh_core.director.variables import VariableResolver
 from bosh_core.models.manifest import Lifecycle
 from bosh_core.planning.plan import (
     DeployFlags,
@@ -126,7 +126,7 @@ def prepare_locked(
     _ensure_deployment(director, name)
     resolver = VariableResolver(
         director.database,
-        open_config_server(director.config, director.database),
+        director.config_server,
         director_name=director.config.name,
     )
     variable_set_id = resolver.add_variable_set(name)

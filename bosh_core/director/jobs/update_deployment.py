@@ -36,7 +36,6 @@ import attrs
 from sqlalchemy import delete, false, or_, select
 from sqlalchemy.orm import Session
 
-from bosh_core.cpi.base import CPI
 from bosh_core.director.db.models import (
     VM,
     Deployment,
@@ -152,7 +151,7 @@ class _Deploy:
             disks=DiskManager(
                 director,
                 audit=self.audit,
-                cpi_for=self._cpi_for,
+                cpi_for=self.factory.cpi_for,
                 recreate_persistent_disks=self.plan.flags.recreate_persistent_disks,
             ),
             stopper=self.stopper,
@@ -452,9 +451,6 @@ class _Deploy:
                 ),
                 "stemcells": sorted(f"{s.name}/{s.version}" for s in deployment.stemcells),
             }
-
-    def _cpi_for(self, vm: VM) -> CPI:
-        return self.clouds.get(vm.cpi, stemcell_api_version=vm.stemcell_api_version)
 
     def _stemcell_cid(self, instance: InstancePlan) -> str:
         """The cid of the instance's stemcell as uploaded to its AZ's CPI."""
