@@ -183,16 +183,15 @@ def _start_worker(config_path: Path) -> subprocess.Popen[bytes]:
 
 
 def _state(database: Database, task_id: int) -> str:
-    with database.read() as session:
-        return str(session.scalar(select(Task.state).where(Task.id == task_id)))
+    return _state_and_result(database, task_id)[0]
 
 
-def _task(database: Database, task_id: int) -> Task:
+def _state_and_result(database: Database, task_id: int) -> tuple[str, str | None]:
     with database.read() as session:
-        task = session.get(Task, task_id)
-        assert task is not None
-        session.expunge(task)
-        return task
+        state, result = session.execute(
+            select(Task.state, Task.result).where(Task.id == task_id)
+        ).one()
+        return state, result
 
 
 def _stages(director: Director, task_id: int) -> list[tuple[str, str]]:
@@ -325,9 +324,10 @@ def test_a_worker_killed_holding_the_release_lock_leaves_it_to_expire_and_nothin
     assert worker.returncode == 0, output
     assert "Worker 0 stopped after 1 task(s)" in output
 
-    done, timed_out = _task(database, retry), _task(database, killed)
-    assert (done.state, done.result) == ("done", "Created release 'fixture/0+dev.1'"), output
-    assert (timed_out.state, timed_out.result) == ("timeout", "task timed out: its worker stopped")
+    done = _state_and_result(database, retry)
+    assert done == ("done", "Created release 'fixture/0+dev.1'"), output
+    timed_out = _state_and_result(database, killed)
+    assert timed_out == ("timeout", "task timed out: its worker stopped")
     assert director.locks.get(lock) is None
     # One complete release version; every blob stored is one of its rows'.
     with database.read() as session:

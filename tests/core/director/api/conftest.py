@@ -3,8 +3,10 @@ asks for ``database`` from tests/core/director/conftest.py)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -43,3 +45,14 @@ def client(config: DirectorConfig, sqlite_database: Database) -> Iterator[TestCl
 def admin(client: TestClient) -> TestClient:  # type: ignore[type-arg]
     client.auth = ADMIN
     return client
+
+
+def finished_task(client: TestClient, location: str) -> dict[str, Any]:  # type: ignore[type-arg]
+    """The task at `location` (``/tasks/<id>``) once it has ended (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        task: dict[str, Any] = client.get(location).json()
+        if task["state"] not in ("queued", "processing"):
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"{location} did not finish")

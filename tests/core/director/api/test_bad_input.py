@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 import logging
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from bosh_core.director.api.app import MAX_BODY_SIZE
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Config, Event, Task
 from bosh_core.director.workers import WorkerPool
-from tests.core.director.api.conftest import ADMIN
+from tests.core.director.api.conftest import ADMIN, finished_task
 from tests.core.director.api.test_deploy import MANIFEST
 from tests.core.release.test_tarball import Entry, release_entries, tar_bytes
 
@@ -347,22 +346,12 @@ def _post_streamed(client: Client, path: str, chunks: Iterator[bytes], size: int
     return start["status"], {name.decode(): value.decode() for name, value in start["headers"]}
 
 
-def _finished(client: Client, location: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        task: dict[str, Any] = client.get(location).json()
-        if task["state"] not in ("queued", "processing"):
-            return task
-        time.sleep(0.05)
-    raise AssertionError(f"{location} did not finish")
-
-
 def _failed_task(client: Client, location: str) -> tuple[dict[str, Any], str]:
     """The task at `location` once a worker has run it, and its event output."""
     pool = WorkerPool(client.app.state.director, 1, poll_timeout=0.1)
     pool.start()
     try:
-        task = _finished(client, location)
+        task = finished_task(client, location)
     finally:
         pool.stop()
     assert task["state"] == "error", task

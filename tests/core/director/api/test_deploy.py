@@ -136,7 +136,7 @@ def test_the_diff_shows_what_the_configs_change_too(
     _store_deployment(sqlite_database, "web", MANIFEST + "tags: {owner: web}\n")
     with sqlite_database.write() as session:
         row = session.query(Deployment).one()
-        row.configs = [session.get(Config, cloud_id)]
+        row.configs = [session.get_one(Config, cloud_id)]
     assert _diff(admin, "web", MANIFEST + "tags: {owner: web}\n")["diff"] == []
 
     _post_config(admin, "cloud", "default", CLOUD.replace("cpu: 1", "cpu: 4"))

@@ -8,10 +8,8 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -19,7 +17,7 @@ from litestar.testing import TestClient
 from bosh_core.cpi.local.stemcell import make_stemcell
 from bosh_core.director.api import DirectorConfig, create_app, load_config
 from bosh_core.director.db import Database
-from tests.core.director.api.conftest import ADMIN
+from tests.core.director.api.conftest import ADMIN, finished_task
 from tests.core.director.release_tarballs import Tarballs, sha256_digest
 
 TARBALL = {"Content-Type": "application/x-compressed"}
@@ -57,16 +55,6 @@ def web_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     server.server_close()
 
 
-def _finished(client: TestClient, location: str) -> dict[str, Any]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        task: dict[str, Any] = client.get(location).json()
-        if task["state"] not in ("queued", "processing"):
-            return task
-        time.sleep(0.05)
-    raise AssertionError(f"{location} did not finish")
-
-
 def _upload(client: TestClient, path: Path, query: str = "") -> str:  # type: ignore[type-arg]
     response = client.post(
         f"/releases{query}", content=path.read_bytes(), headers=TARBALL, follow_redirects=False
@@ -83,7 +71,7 @@ def test_an_uploaded_tarball_is_imported_by_a_worker(
     director_config: DirectorConfig,
 ) -> None:
     location = _upload(client, tarballs.v1)
-    task = _finished(client, location)
+    task = finished_task(client, location)
     assert task["state"] == "done", task
     assert task["description"] == "create release"
     assert task["result"] == "Created release 'fixture/0+dev.1'"
@@ -99,7 +87,7 @@ def test_a_tampered_tarball_fails_its_task_and_leaves_nothing(
     tarballs: Tarballs,
     director_config: DirectorConfig,
 ) -> None:
-    task = _finished(client, _upload(client, tarballs.tampered))
+    task = finished_task(client, _upload(client, tarballs.tampered))
     assert task["state"] == "error"
     assert "runtime" in task["result"]
     assert list(director_config.tmp_dir.iterdir()) == []
@@ -116,7 +104,7 @@ def test_a_release_named_by_url_is_downloaded_and_its_digest_checked(
     body = {"location": f"{url}/fixture.tgz", "sha1": sha256_digest(tarballs.v1)}
     response = client.post("/releases", json=body, follow_redirects=False)
     assert response.status_code == 302
-    task = _finished(client, response.headers["location"])
+    task = finished_task(client, response.headers["location"])
     assert task["state"] == "done", task
     events = client.get(f"{response.headers['location']}/output", params={"type": "event"})
     assert '"stage":"Downloading remote release"' in events.text
@@ -131,7 +119,7 @@ def test_a_digest_mismatch_and_a_missing_url_fail_with_the_reference_errors(
     root, url = web_root
     (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
     wrong = {"location": f"{url}/fixture.tgz", "sha1": "0" * 40}
-    task = _finished(
+    task = finished_task(
         client, client.post("/releases", json=wrong, follow_redirects=False).headers["location"]
     )
     assert task["state"] == "error"
@@ -142,7 +130,7 @@ def test_a_digest_mismatch_and_a_missing_url_fail_with_the_reference_errors(
     missing = client.post(
         "/releases", json={"location": f"{url}/nothing.tgz"}, follow_redirects=False
     )
-    task = _finished(client, missing.headers["location"])
+    task = finished_task(client, missing.headers["location"])
     assert task["state"] == "error"
     assert task["result"] == f"No release found at '{url}/nothing.tgz'."
 
@@ -157,7 +145,7 @@ def test_a_urls_digest_may_be_a_query_parameter_but_not_in_both_places(
     location = {"location": f"{url}/fixture.tgz"}
     query = {"sha1": "0" * 40}
     wrong = client.post("/releases", json=location, params=query, follow_redirects=False)
-    task = _finished(client, wrong.headers["location"])
+    task = finished_task(client, wrong.headers["location"])
     assert (task["state"], "digest" in task["result"]) == ("error", True)
 
     both = client.post(
@@ -170,8 +158,8 @@ def test_a_rebased_upload_becomes_the_next_dev_version(
     client: TestClient,  # type: ignore[type-arg]
     tarballs: Tarballs,
 ) -> None:
-    assert _finished(client, _upload(client, tarballs.v2))["state"] == "done"
-    task = _finished(client, _upload(client, tarballs.v1, "?rebase=true"))
+    assert finished_task(client, _upload(client, tarballs.v2))["state"] == "done"
+    task = finished_task(client, _upload(client, tarballs.v1, "?rebase=true"))
     assert task["result"] == "Created release 'fixture/0+dev.3'", task
 
 
@@ -196,7 +184,7 @@ def test_a_stemcell_is_uploaded_to_the_local_cpi_listed_and_deleted(
     response = client.post(
         "/stemcells", content=tarball.read_bytes(), headers=TARBALL, follow_redirects=False
     )
-    task = _finished(client, response.headers["location"])
+    task = finished_task(client, response.headers["location"])
     assert task["state"] == "done", task["result"]
     assert task["description"] == "create stemcell"
     assert task["result"] == "/stemcells/bosh-local-ubuntu-jammy-go_agent/7"
@@ -206,7 +194,7 @@ def test_a_stemcell_is_uploaded_to_the_local_cpi_listed_and_deleted(
 
     deleted = client.delete("/stemcells/bosh-local-ubuntu-jammy-go_agent/7", follow_redirects=False)
     assert deleted.status_code == 302
-    task = _finished(client, deleted.headers["location"])
+    task = finished_task(client, deleted.headers["location"])
     assert (task["state"], task["description"]) == (
         "done",
         "delete stemcell: bosh-local-ubuntu-jammy-go_agent/7",
@@ -218,9 +206,9 @@ def test_a_release_is_deleted_by_a_task(
     client: TestClient,  # type: ignore[type-arg]
     tarballs: Tarballs,
 ) -> None:
-    assert _finished(client, _upload(client, tarballs.v1))["state"] == "done"
+    assert finished_task(client, _upload(client, tarballs.v1))["state"] == "done"
     deleted = client.delete("/releases/fixture", follow_redirects=False)
-    task = _finished(client, deleted.headers["location"])
+    task = finished_task(client, deleted.headers["location"])
     assert (task["state"], task["description"]) == ("done", "delete release: fixture")
     assert client.get("/releases").json() == []
 
