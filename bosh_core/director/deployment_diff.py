@@ -150,8 +150,8 @@ def _applicable(
         names = applicable_addons(
             load_manifest(manifest), load_runtime_config(runtime), teams=teams
         )
-    except BoshError as error:
-        _log.debug("runtime addons shown unfiltered in the diff: %s", error)
+    except BoshError as error:  # its message may quote manifest values: not logged
+        _log.debug("runtime addons shown unfiltered in the diff (%s)", type(error).__name__)
         return runtime
     addons = [a for a in runtime.get("addons") or () if a.get("name") in names]
     used = {job.get("release") for addon in addons for job in addon.get("jobs") or ()}

@@ -24,6 +24,7 @@ import builtins
 import contextlib
 import datetime as dt
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, Required, TypedDict, Unpack
 
@@ -342,8 +343,11 @@ def parse_event_time(value: str, *, parameter: str = "time") -> dt.datetime:
     try:
         if _INTEGER.fullmatch(text):
             return dt.datetime.fromtimestamp(int(text), dt.UTC)
-        parsed = dateutil_parser.parse(text)
-    except (ValueError, OverflowError, OSError) as error:
+        with warnings.catch_warnings():
+            # A zone it does not know (PST...) would be read as UTC, hours off: refused.
+            warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
+            parsed = dateutil_parser.parse(text)
+    except (ValueError, OverflowError, OSError, dateutil_parser.UnknownTimezoneWarning) as error:
         raise ValidationInvalidType(f"Invalid {parameter} parameter: {value!r}") from error
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 

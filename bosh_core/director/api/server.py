@@ -24,7 +24,9 @@ def serve(
     try:
         app = create_app(config, database, run_workers=True)
         director: Director = app.state.director
-        director.record_start("director", director.uuid, version=director_version())
+        director.record_start(
+            "director", director.uuid, version=director_version().split(" ", 1)[0]
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

@@ -40,13 +40,13 @@ from bosh_core.director.cloud import Clouds
 from bosh_core.director.db.models import (
     VM,
     CompiledPackage,
-    Deployment,
     Instance,
     Package,
     Release,
 )
 from bosh_core.director.errors import DirectorError
 from bosh_core.director.locks import compile_lock
+from bosh_core.director.views import find_deployment
 from bosh_core.director.vms import VMFactory
 from bosh_core.mappings import deep_merge
 from bosh_core.models.cloud_config import CloudConfig, Compilation
@@ -476,11 +476,7 @@ class _VMPool:
         name = f"compilation-{uuid.uuid4()}"
         instance_uuid = str(uuid.uuid4())
         with self._director.database.write() as session:
-            deployment = session.scalar(
-                select(Deployment).where(Deployment.name == self._deployment)
-            )
-            if deployment is None:
-                raise DirectorError(f"Deployment '{self._deployment}' doesn't exist")
+            deployment = find_deployment(session, self._deployment)
             session.add(
                 Instance(
                     deployment=deployment,

@@ -57,6 +57,7 @@ from bosh_core.director.jobs.prepare_deployment import (
     prepare_deployment,
 )
 from bosh_core.director.stopper import NextState, Stopper
+from bosh_core.director.views import find_deployment
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory, vm_task_name
 from bosh_core.models.manifest import Lifecycle
 from bosh_core.planning.changes import InstanceAction
@@ -427,9 +428,7 @@ class _Deploy:
     # -- helpers ----------------------------------------------------------------------------
 
     def _deployment_row(self, session: Session) -> Deployment:
-        row = session.scalar(select(Deployment).where(Deployment.name == self.name))
-        assert row is not None  # prepare_locked made it, and we hold its lock
-        return row
+        return find_deployment(session, self.name)  # prepare_locked made it; we hold its lock
 
     def _instance_ids(self) -> dict[str, int]:
         with self.director.database.read() as session:

@@ -285,8 +285,9 @@ def _stale_before(checkpoint_interval: float) -> dt.datetime:
 
 
 def is_stale(task: Task, *, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> bool:
-    """Whether `task` runs without a checkpoint for six intervals (its worker is gone);
-    a task without any checkpoint time is not judged, as the reference does not."""
+    """Whether `task` runs without a checkpoint for six intervals (its worker is gone).
+    Every task gets a checkpoint time when queued; one without (a row made otherwise) is
+    not judged (the reference gives it one when read and judges it later)."""
     return (
         task.state in _RUNNING_STATES
         and task.checkpoint_time is not None

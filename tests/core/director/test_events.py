@@ -146,6 +146,8 @@ def test_bad_events_and_times_are_refused(events: EventLog) -> None:
     # The forms the CLI prints, which users paste into `bosh events --before`.
     assert parse_event_time("2026-01-02 03:04:05 UTC") == T0
     assert parse_event_time("Fri Jan  2 03:04:05 UTC 2026") == T0
+    with pytest.raises(ValidationInvalidType, match="Invalid time parameter"):
+        parse_event_time("2026-01-02 03:04:05 PST")  # not read as UTC, hours off
     with pytest.raises(ValidationInvalidType, match="Invalid before_time parameter"):
         parse_event_time("yesterday", parameter="before_time")
 

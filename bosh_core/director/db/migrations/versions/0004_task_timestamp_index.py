@@ -16,6 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Queued and running tasks had none until they ended: give them one, so that they
+    # sort among the others alike on every database (NULLs sort first or last).
+    op.execute(
+        "UPDATE tasks SET timestamp = COALESCE(started_at, checkpoint_time) WHERE timestamp IS NULL"
+    )
     op.create_index(op.f("ix_tasks_timestamp"), "tasks", ["timestamp"], unique=False)
 
 
