@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bosh_core import serialization
@@ -73,7 +73,14 @@ from bosh_core.planning.plan import (
 )
 from bosh_core.templates import JobTemplates
 
-__all__ = ["load_job_templates", "read_deployment_inputs", "resolve_latest"]
+__all__ = [
+    "bind_in_use",
+    "load_job_templates",
+    "read_deployment_inputs",
+    "release_version_rows",
+    "resolve_latest",
+    "stemcell_rows",
+]
 
 _LATEST = "latest"
 
@@ -136,6 +143,68 @@ def read_deployment_inputs(
             initial_deploy=deployment is None or deployment.manifest_text is None,
             teams=tuple(team.name for team in deployment.teams) if deployment else (),
         )
+
+
+def release_version_rows(
+    session: Session, releases: Iterable[tuple[str, str]]
+) -> list[ReleaseVersion]:
+    """The stored versions among `releases` ((name, version) pairs)."""
+    wanted = list(releases)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(ReleaseVersion)
+            .join(Release)
+            .where(
+                or_(*((Release.name == name) & (ReleaseVersion.version == v) for name, v in wanted))
+            )
+        )
+    )
+
+
+def stemcell_rows(session: Session, stemcells: Iterable[StemcellData]) -> list[Stemcell]:
+    """The uploads of `stemcells` (by name and version, to every CPI)."""
+    wanted = list(stemcells)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Stemcell).where(
+                or_(*((Stemcell.name == s.name) & (Stemcell.version == s.version) for s in wanted))
+            )
+        )
+    )
+
+
+def bind_in_use(
+    database: Database,
+    deployment: str,
+    *,
+    releases: Iterable[tuple[str, str]] = (),
+    stemcells: Iterable[StemcellData] = (),
+) -> None:
+    """Add these release versions and stemcells to those `deployment` uses, keeping the
+    others (the deploy's end sets the final ones), so that deleting them is refused from
+    now on, as the reference binds them while it plans. Raises ReleaseNotFoundError for a
+    release version deleted since it was read."""
+    wanted = sorted(set(releases))
+    with database.write() as session:
+        row = session.scalars(select(Deployment).where(Deployment.name == deployment)).one()
+        found = release_version_rows(session, wanted)
+        missing = set(wanted) - {(v.release.name, v.version) for v in found}
+        if missing:
+            name, version = sorted(missing)[0]
+            raise ReleaseNotFoundError(
+                f"Release version '{name}/{version}' doesn't exist: it was deleted while the"
+                " deploy read it; deploy again"
+            )
+        row.release_versions = _union(row.release_versions, found)
+        row.stemcells = _union(row.stemcells, stemcell_rows(session, stemcells))
+
+
+def _union(kept: list[Any], added: Iterable[Any]) -> list[Any]:
+    return [*kept, *(item for item in added if item not in kept)]
 
 
 def resolve_latest(session: Session, manifest: Mapping[str, Any]) -> dict[str, Any]:

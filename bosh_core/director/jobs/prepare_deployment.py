@@ -31,7 +31,11 @@ from sqlalchemy import select
 from bosh_core.agent.errors import AgentError
 from bosh_core.director.configs import ConfigStore, DeployConfigs, parse_manifest
 from bosh_core.director.db.models import VM, Deployment, Instance
-from bosh_core.director.deployment_state import load_job_templates, read_deployment_inputs
+from bosh_core.director.deployment_state import (
+    bind_in_use,
+    load_job_templates,
+    read_deployment_inputs,
+)
 from bosh_core.director.tasks.events import EventLog
 from bosh_core.director.variables import VariableResolver
 from bosh_core.models.manifest import Lifecycle
@@ -141,18 +145,23 @@ def prepare_locked(
             force_latest=options.force_latest_variables,
         )
         manifest = resolver.interpolate(document, variable_set_id=variable_set_id)
-        with director.locks.releases(_release_names(manifest), task_id=task_id, user=user):
-            inputs = read_deployment_inputs(
-                director.database,
-                manifest,
-                flags=options.flags,
-                configs=configs,
-                interpolate_config=lambda config: resolver.interpolate(
-                    config, variable_set_id=variable_set_id
-                ),
-            )
+        inputs = read_deployment_inputs(
+            director.database,
+            manifest,
+            flags=options.flags,
+            configs=configs,
+            interpolate_config=lambda config: resolver.interpolate(
+                config, variable_set_id=variable_set_id
+            ),
+        )
+        # As the reference binds its releases: under their locks, the versions read
+        # (the runtime configs' too) become the deployment's, so none is deleted now.
+        names = sorted({name for name, _ in inputs.releases})
+        with director.locks.releases(names, task_id=task_id, user=user):
+            bind_in_use(director.database, name, releases=inputs.releases)
         inputs = _with_job_states(director, inputs, fix=options.flags.fix)
         plan = make_plan(inputs)
+        bind_in_use(director.database, name, stemcells=plan.stemcells)
     if any(state.ignore for state in inputs.existing):
         event_log.warn("You have ignored instances. They will not be changed.")
     for warning in plan.warnings:
@@ -167,13 +176,6 @@ def prepare_locked(
         variables=resolver,
         configs=configs,
     )
-
-
-def _release_names(manifest: dict[str, Any]) -> list[str]:
-    releases = manifest.get("releases")
-    if not isinstance(releases, list):
-        return []
-    return [str(r["name"]) for r in releases if isinstance(r, dict) and r.get("name")]
 
 
 def _with_job_states(

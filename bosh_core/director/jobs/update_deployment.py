@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-from sqlalchemy import delete, false, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bosh_core.director.db.models import (
@@ -41,11 +41,9 @@ from bosh_core.director.db.models import (
     Deployment,
     Instance,
     IPAddress,
-    Release,
-    ReleaseVersion,
-    Stemcell,
 )
 from bosh_core.director.db.models import Config as ConfigRow
+from bosh_core.director.deployment_state import release_version_rows, stemcell_rows
 from bosh_core.director.disks import DiskManager
 from bosh_core.director.events import TaskAudit
 from bosh_core.director.instance_deleter import InstanceDeleter
@@ -61,7 +59,7 @@ from bosh_core.director.views import find_deployment
 from bosh_core.director.vms import CREATE_MISSING_VMS_STAGE, VMFactory, vm_task_name
 from bosh_core.models.manifest import Lifecycle
 from bosh_core.planning.changes import InstanceAction
-from bosh_core.planning.plan import InstancePlan, ObsoleteInstance, Plan, StemcellData
+from bosh_core.planning.plan import InstancePlan, ObsoleteInstance, Plan
 from bosh_core.planning.rollout import AzStage, GroupRollout
 from bosh_core.templates import RenderedInstance
 
@@ -407,23 +405,10 @@ class _Deploy:
                     select(ConfigRow).where(ConfigRow.id.in_(self.prepared.configs.ids))
                 )
             )
-            deployment.release_versions = list(
-                session.scalars(
-                    select(ReleaseVersion)
-                    .join(Release)
-                    .where(
-                        _any_of(
-                            (Release.name == r.name) & (ReleaseVersion.version == r.version)
-                            for r in self.plan.releases
-                        )
-                    )
-                )
+            deployment.release_versions = release_version_rows(
+                session, ((r.name, r.version) for r in self.plan.releases)
             )
-            deployment.stemcells = list(
-                session.scalars(
-                    select(Stemcell).where(_any_of(_stemcell_rows(self.plan.stemcells)))
-                )
-            )
+            deployment.stemcells = stemcell_rows(session, self.plan.stemcells)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -455,15 +440,6 @@ class _Deploy:
         """The cid of the instance's stemcell as uploaded to its AZ's CPI."""
         uploaded = self.prepared.inputs.stemcells
         return self.factory.stemcell_for(uploaded, instance.stemcell, instance.az).cid
-
-
-def _any_of(conditions: Iterable[Any]) -> Any:
-    listed = list(conditions)
-    return or_(*listed) if listed else false()
-
-
-def _stemcell_rows(stemcells: Iterable[StemcellData]) -> Iterable[Any]:
-    return ((Stemcell.name == s.name) & (Stemcell.version == s.version) for s in stemcells)
 
 
 def _run_all(

@@ -19,7 +19,12 @@ from bosh_core.director.api.auth import BasicAuthenticator
 from bosh_core.director.configs import ConfigStore
 from bosh_core.director.db import Database
 from bosh_core.director.db.models import Lock, VariableSet
-from bosh_core.director.errors import InstanceGroupUnknownVmTypeError, LockTimeoutError
+from bosh_core.director.errors import (
+    InstanceGroupUnknownVmTypeError,
+    LockTimeoutError,
+    ReleaseInUseError,
+)
+from bosh_core.director.jobs.delete_release import delete_release
 from bosh_core.director.jobs.prepare_deployment import (
     DeployOptions,
     PreparedDeployment,
@@ -191,3 +196,14 @@ def test_the_releases_are_locked_while_they_are_read(
     assert run.tasks()[-1] == ("Preparing deployment", "Preparing deployment", "failed")
     assert run.count(Lock) == 0
     assert run(sample_manifest()).plan.instances
+    # Once read, the release version and the stemcell are the deployment's: deleting them
+    # is refused from then on, not only at the deploy's end.
+    with pytest.raises(ReleaseInUseError, match="still in use by: hello"):
+        delete_release(
+            run.director.database,
+            run.director.blobstore,
+            "hello",
+            event_log=EventLog(Lines()),
+            locks=run.director.locks,
+            task_id=8,
+        )
