@@ -125,14 +125,24 @@ class VMFactory:
     # -- creating ------------------------------------------------------------------------
 
     def stemcell_for(
-        self, uploaded: Iterable[StemcellData], wanted: StemcellData, az: str | None
+        self,
+        uploaded: Iterable[StemcellData],
+        wanted: StemcellData,
+        az: str | None,
+        *,
+        by_os: bool = False,
     ) -> StemcellData:
-        """The upload of `wanted` (its name and version) to the CPI serving `az`: with a
-        cpi-config each CPI has its own (rows under a name the CPI had before count, as
-        in the reference's ``Stemcell#model_for_cpi``)."""
+        """The upload of `wanted` (its name, or with `by_os` its OS, and its version) to
+        the CPI serving `az`: with a cpi-config each CPI has its own, maybe of another
+        name (rows under a name the CPI had before count), as in the reference's
+        ``Stemcell#model_for_cpi``."""
         cpi = self._clouds.name_for_az(az, self._azs)
         aliases = self._clouds.aliases(cpi) if cpi else ("",)
-        same = [s for s in uploaded if (s.name, s.version) == (wanted.name, wanted.version)]
+
+        def key(stemcell: StemcellData) -> tuple[str, str]:
+            return (stemcell.operating_system if by_os else stemcell.name, stemcell.version)
+
+        same = [s for s in uploaded if key(s) == key(wanted)]
         found = next((s for s in same if s.cpi == aliases[0]), None) or next(
             (s for s in same if s.cpi in aliases), None
         )

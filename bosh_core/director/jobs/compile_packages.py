@@ -521,7 +521,8 @@ class _VMPool:
         )
         if bound is None:
             raise DirectorError(f"Stemcell '{wanted}' is not among the deployment's stemcells")
-        return self._factory.stemcell_for(self._stemcells, bound, self._compilation.az)
+        # Builds are per OS and version: any upload of those to the AZ's CPI will do.
+        return self._factory.stemcell_for(self._stemcells, bound, self._compilation.az, by_os=True)
 
     def _cloud_properties(self) -> dict[str, Any]:
         """The AZ's cloud properties with the vm_type's (or the block's own) over them."""

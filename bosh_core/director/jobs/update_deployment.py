@@ -437,9 +437,14 @@ class _Deploy:
             }
 
     def _stemcell_cid(self, instance: InstancePlan) -> str:
-        """The cid of the instance's stemcell as uploaded to its AZ's CPI."""
+        """The cid of the instance's stemcell as uploaded to its AZ's CPI (found by OS
+        when the manifest names the stemcell by OS)."""
+        manifest = self.prepared.inputs.manifest
+        group = next(g for g in manifest.instance_groups if g.name == instance.instance_group)
+        by_os = any(s.os is not None for s in manifest.stemcells if s.alias == group.stemcell)
         uploaded = self.prepared.inputs.stemcells
-        return self.factory.stemcell_for(uploaded, instance.stemcell, instance.az).cid
+        found = self.factory.stemcell_for(uploaded, instance.stemcell, instance.az, by_os=by_os)
+        return found.cid
 
 
 def _run_all(

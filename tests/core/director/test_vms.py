@@ -283,6 +283,11 @@ def test_with_a_cpi_per_az_each_vm_is_made_by_its_azs_cpi_from_that_cpis_stemcel
         ),
     ):
         factory.stemcell_for(uploaded[:1], bound, "z2")
+    # Named by OS in the manifest, each IaaS's upload may have a name of its own.
+    other_name = attrs.evolve(bound, name="s-for-b", cpi="local-z2", cid=stemcell_b)
+    assert factory.stemcell_for([uploaded[0], other_name], bound, "z2", by_os=True) == other_name
+    with pytest.raises(StemcellNotFoundError):
+        factory.stemcell_for([uploaded[0], other_name], bound, "z2")
 
     def in_z2(instance: InstancePlan) -> InstancePlan:
         with director.database.write() as session:
