@@ -31,6 +31,7 @@ def _runner(director: Director) -> TaskRunner:
         director.database,
         job_functions(director),
         checkpoint_interval=director.config.task_checkpoint_interval,
+        scratch_dir=director.config.tmp_dir,
     )
 
 

@@ -12,7 +12,6 @@ sweeper (see `bosh_core.director.tasks.runner`).
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from bosh_core.director.tasks.runner import (
     JobContext,
     JobFunction,
-    discard_staged_files,
     task_scratch_dir,
 )
 
@@ -43,29 +41,11 @@ def job_functions(director: Director) -> dict[str, JobFunction]:
         "update_deployment": _update_deployment,
         "vms": _vm_states,
     }
-    return {
-        name: _removing_staged(director, functools.partial(function, director))
-        for name, function in functions.items()
-    }
-
-
-def _removing_staged(director: Director, function: JobFunction) -> JobFunction:
-    """`function`, then (whatever its outcome) the task's staged files and scratch
-    directory removed."""
-
-    def run(context: JobContext, payload: Mapping[str, Any]) -> str:
-        try:
-            return function(context, payload)
-        finally:
-            discard_staged_files(payload)
-            scratch = task_scratch_dir(director.config.tmp_dir, context.task_id)
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    return run
+    return {name: functools.partial(function, director) for name, function in functions.items()}
 
 
 def _scratch(director: Director, context: JobContext) -> Path:
-    """The task's own scratch directory, made (`_removing_staged` removes it)."""
+    """The task's own scratch directory, made (the `TaskRunner` removes it at the end)."""
     path = task_scratch_dir(director.config.tmp_dir, context.task_id)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -23,9 +23,9 @@ is ``timeout``.
 Files staged for a task belong to it. An upload's tarball, written before its task is
 queued, is listed in the payload under `STAGED_FILES`; what a running task writes for
 itself goes under `task_scratch_dir`. Both are named ``*.staged`` in the director's
-scratch directory. The task's job removes them when it ends; a task cancelled while
-queued has them removed when a worker picks it up; the sweeper removes those of the jobs
-it takes back from dead workers, and, as a last resort, any ``*.staged`` entry older
+scratch directory. The `TaskRunner` removes them when it is done with the task, however
+it ended (run, cancelled while queued, of an unknown type); the sweeper removes those of
+the jobs it takes back from dead workers, and, as a last resort, any ``*.staged`` entry older
 than `ORPHAN_AGE` that no live task can own (the server died between staging an upload
 and queuing its task, or a queue lost its jobs).
 """
@@ -148,10 +148,12 @@ class TaskRunner:
         functions: Mapping[str, JobFunction],
         *,
         checkpoint_interval: float = CHECKPOINT_INTERVAL,
+        scratch_dir: Path | None = None,
     ) -> None:
         self._database = database
         self._functions = dict(functions)
         self._checkpoint_interval = checkpoint_interval
+        self._scratch_dir = scratch_dir
 
     @property
     def job_types(self) -> Sequence[str]:
@@ -164,13 +166,28 @@ class TaskRunner:
     def run_unknown(self, job: Job) -> None:
         """A `Worker`'s fallback: a task of a type this director does not run ends in
         ``error`` at once (a client following it would otherwise wait forever)."""
-        if self._start(job) is not None:
-            message = f"This director cannot run tasks of type '{job.job_type}'"
-            _log.error("task %d: %s", job.task_id, message)
-            self._finish(job.task_id, "error", message)
+        try:
+            if self._start(job) is not None:
+                message = f"This director cannot run tasks of type '{job.job_type}'"
+                _log.error("task %d: %s", job.task_id, message)
+                self._finish(job.task_id, "error", message)
+        finally:
+            self._discard_staged(job)
 
     def run(self, job: Job) -> None:
-        """Run `job`'s task to its end state (never raises for the job's own failures)."""
+        """Run `job`'s task to its end state (never raises for the job's own failures);
+        whatever happens, what was staged for it is removed."""
+        try:
+            self._run(job)
+        finally:
+            self._discard_staged(job)
+
+    def _discard_staged(self, job: Job) -> None:
+        discard_staged_files(job.payload)
+        if self._scratch_dir is not None:
+            _remove(task_scratch_dir(self._scratch_dir, job.task_id))
+
+    def _run(self, job: Job) -> None:
         started = self._start(job)
         if started is None:
             return
@@ -217,8 +234,6 @@ class TaskRunner:
                 task.state = "cancelled"
                 task.result = "task cancelled"
                 task.timestamp = utcnow()
-                # It never runs: nothing else would remove what was staged for it.
-                discard_staged_files(job.payload)
                 return None
             if task.state != "queued":
                 _log.warning("task %d is %s, not queued: not running it again", task_id, task.state)

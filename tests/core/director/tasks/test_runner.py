@@ -179,6 +179,29 @@ def test_a_task_cancelled_while_queued_never_runs_and_its_staged_files_go(
     assert not tarball.exists()
 
 
+@pytest.mark.parametrize("job_type", ["hello", "failing", "unknown"])
+def test_what_was_staged_for_a_task_goes_however_it_ends(
+    database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer, tmp_path: Path, job_type: str
+) -> None:
+    scratch = tmp_path / "tmp"
+    tarball = _staged(scratch, "release-upload-1.staged")
+    task_id = queuer.create(job_type, "a task", {STAGED_FILES: [str(tarball)]}, user="admin")
+
+    def unpacking(context: JobContext, payload: Mapping[str, Any]) -> str:
+        (task_scratch_dir(scratch, context.task_id) / "unpacked").mkdir(parents=True)
+        if job_type == "failing":
+            raise RuntimeError("broken tarball")
+        return "done"
+
+    runner = TaskRunner(database, {"hello": unpacking, "failing": unpacking}, scratch_dir=scratch)
+    worker = Worker(
+        queue, runner.handlers(), worker_id="w", poll_timeout=0.05, fallback=runner.run_unknown
+    )
+    worker.run_once(timeout=2)
+    assert _task(database, task_id).state == ("done" if job_type == "hello" else "error")
+    assert list(scratch.iterdir()) == []
+
+
 def test_the_sweeper_times_out_the_task_of_a_worker_that_stopped_heartbeating(
     database: Database, queue: DatabaseTaskQueue, queuer: TaskQueuer, tmp_path: Path
 ) -> None:
