@@ -5,152 +5,188 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from bosh_cli.context import CLIContext, GlobalOptions
+from bosh_cli.options import OptionalValueOption
 from bosh_cli.ui import UI
 from bosh_core.errors import BoshError
 
-__all__ = ["as_go_flags_reads", "cli", "hoist_global_options", "main"]
-
-# Global options may come anywhere on the command line, as with the reference CLI:
-# ``bosh create-release --tty --force`` is ``bosh --tty create-release --force``.
-_GLOBAL_FLAGS = {"--json", "--tty", "--no-color", "-n", "--non-interactive", "--sha2", "--debug"}
-_GLOBAL_VALUED = {
-    "-e",
-    "--environment",
-    "--ca-cert",
-    "--client",
-    "--client-secret",
-    "-d",
-    "--deployment",
-    "--config",
-    "--column",
-    "--parallel",
-}
+__all__ = ["as_go_flags_reads", "cli", "main"]
 
 
-def hoist_global_options(args: Sequence[str]) -> list[str]:
-    """Move global options found after the command name in front of it."""
-    hoisted: list[str] = []
-    rest: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        if arg == "--":
-            rest.extend(args[index:])
-            break
-        name = arg.split("=", 1)[0]
-        if name in _GLOBAL_FLAGS:
-            hoisted.append(arg)  # `-n=true` too, refused later as the reference refuses it
-        elif name in _GLOBAL_VALUED:
-            hoisted.append(arg)
-            if "=" not in arg and index + 1 < len(args):
-                index += 1
-                hoisted.append(args[index])
-        elif arg[:2] in _GLOBAL_VALUED and arg[:2] != "--":
-            hoisted.append(arg)  # `-ddep1`: the value written against the letter
-        else:
-            rest.append(arg)
-        index += 1
-    return hoisted + rest
+def as_go_flags_reads(args: Sequence[str], command: click.Command, ctx: click.Context) -> list[str]:
+    """Read ``args`` given to ``command`` as go-flags, the reference's parser, reads them,
+    and respell them so that click reads the same.
 
+    As in go-flags, a command's options are its own and those of the groups above it (the
+    global options): ``bosh tasks -nr`` is the global ``-n`` and tasks' ``-r``. An option
+    of a command overrides a group's of the same name (``int -v`` is a variable, ``tasks
+    -v`` the version). Each option read is written right after the word of the command it
+    belongs to, the global ones first (``tasks -nr`` is ``-n tasks --recent=30``), in one
+    spelling that click reads as go-flags does:
 
-def as_go_flags_reads(
-    args: Sequence[str], params: Sequence[click.Parameter], *, interspersed: bool = True
-) -> list[str]:
-    """Respell ``args`` so that click reads them as go-flags, the reference's parser, does.
+    - ``-x=value`` and ``-xvalue`` give the value only to the first letter of a group; a
+      letter taking a value elsewhere in a group (``-ax``) takes the next argument if last,
+      else is ``expected argument`` (or an optional value's default, below).
+    - A value taken from the next argument may not look like an option (``-d -n``), except
+      ``-<digit>`` for a number option, nor be ``--``.
+    - An ``OptionalValueOption`` (``tasks -r``) takes a value only after ``=`` or against
+      its letter; alone it is its ``optional_value``, written out (or empty).
+    - A flag given a value (``-n=true``, ``--json=x``) and an unknown option are refused
+      with go-flags' words.
 
-    - ``-x=value`` is ``-x`` with ``value`` (click would read ``=value``): written
-      ``--long=value`` (or ``-x value`` for a letter with no long name).
-    - An option whose value is optional (``-r``/``--recent`` of ``tasks``) takes one only
-      after ``=`` or against the letter (``-r5``); alone it is its default value, written
-      out, so that click does not take the next argument (``tasks -r 5`` is ``-r`` and an
-      extra argument ``5``, as in the reference).
-    - A flag given a value (``-n=true``, ``--json=x``) is the reference's usage error.
-
-    Which letters take values comes from ``params``, the command's own options. Reading
-    stops at ``--``, and at the first argument when ``interspersed`` is false (a group:
-    what follows belongs to the subcommand).
+    Arguments that are not options are written after ``--`` at the end, so that click
+    takes them as arguments (``---x``, like ``-``, is one); so is all after a ``--``.
+    Reading stops at an unknown command word: it and what follows are left to click.
     """
-    shorts: dict[str, click.Option] = {}
-    longs: dict[str, click.Option] = {}
-    for param in params:
-        if isinstance(param, click.Option) and param.nargs == 1:
-            for opt in param.opts:
-                if opt.startswith("--"):
-                    longs[opt] = param
-                elif len(opt) == 2 and opt[0] == "-":
-                    shorts[opt[1]] = param
-    out: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        is_option = arg.startswith("-") and arg != "-"
-        if arg == "--" or (not is_option and not interspersed):
-            out.extend(args[index - 1 :])
-            break
-        if not is_option:
-            out.append(arg)
-            continue
-        if arg.startswith("--"):
-            name, equals, _ = arg.partition("=")
-            option = longs.get(name)
-            if option is not None and equals and not _takes_value(option):
-                raise click.UsageError(f"bool flag `{_spelling(option)}' cannot have an argument")
-            if option is not None and not equals and _value_is_optional(option):
-                out.append(f"{name}={option.flag_value}")
+    return _GoFlagsReading(command, ctx).read(args)
+
+
+# An option read, and the arguments that give it to click.
+_Written = tuple[click.Option, list[str]]
+
+
+class _GoFlagsReading:
+    def __init__(self, command: click.Command, ctx: click.Context) -> None:
+        self._ctx = ctx
+        self._command = command
+        # Per command of the chain (the group, its command, ...): its word, and each option
+        # read for it with the arguments that give it to click.
+        self._levels: list[tuple[list[str], list[_Written]]] = []
+        # Option names (`n`, `deployment`) to the option and where it is written.
+        self._shorts: dict[str, tuple[click.Option, list[_Written]]] = {}
+        self._longs: dict[str, tuple[click.Option, list[_Written]]] = {}
+        self._enter([], command)
+
+    def _enter(self, word: list[str], command: click.Command) -> None:
+        self._command = command
+        written: list[_Written] = []
+        self._levels.append((word, written))
+        for param in command.get_params(self._ctx):
+            if not isinstance(param, click.Option):
                 continue
-            out.append(arg)
-            if option is not None and not equals and _takes_value(option) and index < len(args):
-                out.append(args[index])
-                index += 1
-            continue
-        option = shorts.get(arg[1])
-        if option is not None and arg[2:3] == "=":
-            if not _takes_value(option):
-                raise click.UsageError(f"bool flag `{_spelling(option)}' cannot have an argument")
-            out.extend(_with_value(option, arg[3:]))
-            continue
-        # A cluster such as `-af`: the first letter taking a value ends it, with the rest
-        # of the cluster or, if last, the next argument as its value.
-        for position in range(1, len(arg)):
-            option = shorts.get(arg[position])
-            if option is not None and not _takes_value(option):
-                continue  # a flag: the cluster goes on
-            last = position == len(arg) - 1
-            if option is not None and last and _value_is_optional(option):
-                if position > 1:
-                    out.append(arg[:position])
-                out.extend(_with_value(option, str(option.flag_value)))
+            for name in (*param.opts, *param.secondary_opts):
+                if name.startswith("--"):
+                    self._longs[name[2:]] = (param, written)
+                elif len(name) == 2 and name[0] == "-":
+                    self._shorts[name[1]] = (param, written)
+
+    def read(self, args: Sequence[str]) -> list[str]:
+        pending = deque(args)
+        arguments: list[str] = []
+        while pending:
+            arg = pending.popleft()
+            if arg == "--":
+                arguments.extend(pending)
+                break
+            if _is_option(arg):
+                self._read_option(arg, pending)
+            elif not isinstance(self._command, click.Group):
+                arguments.append(arg)
+            elif (subcommand := self._command.get_command(self._ctx, arg)) is not None:
+                self._enter([arg], subcommand)
             else:
-                out.append(arg)  # an unknown letter is left for click to report
-                if option is not None and last and index < len(args):
-                    out.append(args[index])
-                    index += 1
-            break
-        else:
-            out.append(arg)
-    return out
+                return self._written([arg, *pending])  # for the group to report
+        return self._written(["--", *arguments] if arguments else [])
+
+    def _written(self, tail: list[str]) -> list[str]:
+        out: list[str] = []
+        for word, options in self._levels:
+            out.extend(word)
+            for _, spelled in options:
+                out.extend(spelled)
+        return out + tail
+
+    def _read_option(self, arg: str, pending: deque[str]) -> None:
+        if arg.startswith("--"):
+            name, equals, after = arg[2:].partition("=")
+            found = self._longs.get(name)
+            if found is None:
+                raise click.UsageError(f"unknown flag `{name}'")
+            self._set(found, f"--{name}", after if equals else None, pending, may_take_next=True)
+            return
+        letters = arg[1:]
+        value: str | None = None
+        first = self._shorts.get(letters[0])
+        if letters.find("=") == 1:
+            letters, value = letters[0], letters[2:]
+        elif len(letters) > 1 and first is not None and _takes_value(first[0]):
+            letters, value = letters[0], letters[1:]
+        for position, letter in enumerate(letters):
+            found = self._shorts.get(letter)
+            if found is None:
+                raise click.UsageError(f"unknown flag `{letter}'")
+            last = position == len(letters) - 1
+            self._set(found, f"-{letter}", value, pending, may_take_next=last)
+            value = None  # only the first letter has a value written with it
+
+    def _set(
+        self,
+        found: tuple[click.Option, list[_Written]],
+        name: str,
+        value: str | None,
+        pending: deque[str],
+        *,
+        may_take_next: bool,
+    ) -> None:
+        option, written = found
+        if not _takes_value(option):
+            if value is not None:
+                raise click.UsageError(f"bool flag `{_spelling(option)}' cannot have an argument")
+            written.append((option, [name]))
+            return
+        optional = option if isinstance(option, OptionalValueOption) else None
+        if value is None and may_take_next and pending and optional is None:
+            value = _next_value(option, pending)
+        if value is None:
+            if optional is None:
+                raise click.UsageError(f"expected argument for flag `{_spelling(option)}'")
+            if optional.optional_value is None and optional.multiple:
+                written[:] = [entry for entry in written if entry[0] is not option]
+                return  # emptied, as go-flags empties a list
+            value = "" if optional.optional_value is None else str(optional.optional_value)
+        written.append((option, _with_value(option, value)))
+
+
+def _next_value(option: click.Option, pending: deque[str]) -> str:
+    """The next argument as ``option``'s value, if go-flags would take it as one."""
+    value = pending.popleft()
+    number = isinstance(option.type, click.types.IntParamType | click.types.FloatParamType)
+    if _is_option(value) and not (number and value[1] in _DIGITS):
+        raise click.UsageError(
+            f"expected argument for flag `{_spelling(option)}', but got option `{value}'"
+        )
+    if value == "--":
+        raise click.UsageError(
+            f"expected argument for flag `{_spelling(option)}', but got double dash `--'"
+        )
+    return value
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _is_option(arg: str) -> bool:
+    """go-flags' test: ``-x...`` or ``--x...`` (``-``, ``--`` and ``---x`` are arguments)."""
+    if len(arg) < 2 or arg[0] != "-":
+        return False
+    return arg[1] != "-" or (len(arg) > 2 and arg[2] != "-")
 
 
 def _takes_value(option: click.Option) -> bool:
     return not option.is_flag and not option.count
 
 
-def _value_is_optional(option: click.Option) -> bool:
-    # click's own marker of `is_flag=False, flag_value=...` options.
-    return _takes_value(option) and option._flag_needs_value
-
-
 def _with_value(option: click.Option, value: str) -> list[str]:
     long_names = [opt for opt in option.opts if opt.startswith("--")]
     if long_names:
         return [f"{long_names[0]}={value}"]
+    # click takes the next argument as the value, whatever it looks like.
     return [option.opts[0], value]
 
 
@@ -253,12 +289,9 @@ _ALIASES = {
 
 class _BoshGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        args = as_go_flags_reads(
-            hoist_global_options(args),
-            self.get_params(ctx),
-            interspersed=self.allow_interspersed_args,
-        )
-        return super().parse_args(ctx, args)
+        # The whole line at once: the command's options and the global ones may be mixed,
+        # even in one group of letters (`tasks -nr`).
+        return super().parse_args(ctx, as_go_flags_reads(args, self, ctx))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*_COMMAND_MODULES, *self.commands})
@@ -283,12 +316,7 @@ class _BoshGroup(click.Group):
                 f"Unknown command `{args[0]}'. Please specify one command of: "
                 + ", ".join(sorted(self.list_commands(ctx)))
             )
-        name, command, rest = super().resolve_command(ctx, args)
-        if command is not None:
-            rest = as_go_flags_reads(
-                rest, command.get_params(ctx), interspersed=command.allow_interspersed_args
-            )
-        return name, command, rest
+        return super().resolve_command(ctx, args)
 
 
 def _is_debug() -> bool:

@@ -20,6 +20,7 @@ import click
 
 from bosh_cli.commands.uploads import upload_manifest_releases
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.options import OptionalValueOption
 from bosh_cli.session import open_director
 from bosh_cli.templates import Template, template_options
 from bosh_cli.ui import Table
@@ -60,14 +61,14 @@ def _id_or_type_and_name(config_id: str | None, type_: str | None, name: str | N
 
 
 @click.command("configs", short_help="List configs")
-@click.option("--name", help="Config name")
-@click.option("--type", "type_", help="Config type")
+@click.option("--name", cls=OptionalValueOption, help="Config name")
+@click.option("--type", "type_", cls=OptionalValueOption, help="Config type")
 @click.option(
     "-r",
     "--recent",
+    cls=OptionalValueOption,
     type=int,
-    is_flag=False,
-    flag_value=1,
+    optional_value=1,
     default=1,
     help="Number of configs to show",
 )

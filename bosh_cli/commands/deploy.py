@@ -19,6 +19,7 @@ import click
 from bosh_cli.commands.director import track_task
 from bosh_cli.commands.uploads import upload_manifest_releases
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.options import OptionalValueOption
 from bosh_cli.session import open_director
 from bosh_cli.templates import Template, template_options
 from bosh_core import go_yaml
@@ -88,9 +89,9 @@ def _print_diff(
 )
 @click.option(
     "--skip-drain",
+    cls=OptionalValueOption,
     multiple=True,
-    is_flag=False,
-    flag_value="*",
+    optional_value="*",
     metavar="[INSTANCE-GROUP[/INSTANCE-ID]]",
     help="Skip running drain and pre-stop scripts for specific instance groups",
 )

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from bosh_cli.context import CLIContext, pass_cli
+from bosh_cli.options import OptionalValueOption
 from bosh_cli.session import open_director
 from bosh_cli.ui import UI, Table
 from bosh_core.client import ClientError, Director, EventFilter, Task, TaskEvent
@@ -150,9 +151,9 @@ def _hours(epoch: int) -> str:
 @click.option(
     "-r",
     "--recent",
+    cls=OptionalValueOption,
     type=int,
-    is_flag=False,
-    flag_value=30,
+    optional_value=30,
     default=None,
     help="Show 30 recent tasks. Use '=' to specify the number of tasks to show",
 )
@@ -242,6 +243,7 @@ def cancel_task(cli: CLIContext, task_id: int) -> None:
     "-t",
     "--type",
     "types",
+    cls=OptionalValueOption,
     multiple=True,
     help="task types to cancel (cck_scan_and_fix, cck_apply, update_release,"
     " update_deployment, vms, etc) (default is all types)",
@@ -250,6 +252,7 @@ def cancel_task(cli: CLIContext, task_id: int) -> None:
     "-s",
     "--state",
     "states",
+    cls=OptionalValueOption,
     multiple=True,
     help="task states to cancel (queued, processing) (default: queued)",
 )

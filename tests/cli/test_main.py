@@ -12,25 +12,47 @@ import click
 import pytest
 
 from bosh_cli.context import CLIContext, pass_cli
-from bosh_cli.main import as_go_flags_reads, cli, hoist_global_options
+from bosh_cli.main import as_go_flags_reads, cli
+from bosh_cli.options import OptionalValueOption
 from tests.cli.conftest import RunBosh
+
+
+def _reads(args: list[str], command: click.Command = cli) -> list[str]:
+    return as_go_flags_reads(args, command, click.Context(command, **cli.context_settings))
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["create-release", "--tty", "--force"], ["--tty", "create-release", "--force"]),
-        (["blobs", "-e", "dir", "--dir", "x"], ["-e", "dir", "blobs", "--dir", "x"]),
+        (["blobs", "-e", "dir", "--dir", "x"], ["--environment=dir", "blobs", "--dir=x"]),
         (["blobs", "--column=path", "--json"], ["--column=path", "--json", "blobs"]),
-        (["int", "x.yml", "--", "--json"], ["int", "x.yml", "--", "--json"]),
-        (["tasks", "-d=dep1", "-n"], ["-d=dep1", "-n", "tasks"]),
-        (["tasks", "-ddep1", "-n=true"], ["-ddep1", "-n=true", "tasks"]),
+        (["int", "x.yml", "--", "--json"], ["int", "--", "x.yml", "--json"]),
+        (["tasks", "-d=dep1", "-n"], ["--deployment=dep1", "-n", "tasks"]),
+        (["tasks", "-ddep1", "-dn"], ["--deployment=dep1", "--deployment=n", "tasks"]),
+        # Global letters in a group with the command's own: each goes to its command.
+        (["deploy", "m.yml", "-nd", "dep"], ["-n", "--deployment=dep", "deploy", "--", "m.yml"]),
+        (["tasks", "-nr"], ["-n", "tasks", "--recent=30"]),
+        (["tasks", "-an"], ["-n", "tasks", "-a"]),
+        (["int", "m.yml", "-nv", "x=1"], ["-n", "int", "--var=x=1", "--", "m.yml"]),
+        # The command's own letter wins over a global one: -v is a variable of int only.
+        (["tasks", "-v"], ["-v", "tasks"]),
+        (["tasks", "-h"], ["tasks", "-h"]),
+        (["tasks", "--parallel", "-3"], ["--parallel=-3", "tasks"]),  # a number option
+        (["local", "up", "-n", "--dir", "x"], ["-n", "local", "up", "--dir=x"]),
+        (
+            ["deploy", "--skip-drain", "--skip-drain=a"],
+            ["deploy", "--skip-drain=*", "--skip-drain=a"],
+        ),
+        # An optional value with none to use: empty, as in go-flags.
+        (["configs", "--name", "--type=x"], ["configs", "--name=", "--type=x"]),
+        (["-n", "nope", "--bogus", "-d"], ["-n", "nope", "--bogus", "-d"]),  # left to click
     ],
 )
-def test_global_options_are_hoisted_in_front_of_the_command(
+def test_options_are_read_with_their_command_and_written_in_front_of_it(
     args: list[str], expected: list[str]
 ) -> None:
-    assert hoist_global_options(args) == expected
+    assert _reads(args) == expected
 
 
 @click.command("show-options")
@@ -49,10 +71,12 @@ def _show_options(cli_context: CLIContext) -> None:
 
 
 @click.command("go-flags")
-@click.option("-r", "--recent", type=int, is_flag=False, flag_value=30)
+@click.option("-r", "--recent", cls=OptionalValueOption, type=int, optional_value=30)
 @click.option("-t", "--type", "types", multiple=True)
 @click.option("-a", "--all", "all_", is_flag=True)
 @click.option("-X", "method")
+@click.option("-N", "number", type=int)
+@click.option("-s", "--state", "states", cls=OptionalValueOption, multiple=True)
 @click.argument("rest", nargs=-1)
 def _go_flags(**params: object) -> None:
     click.echo(json.dumps(params))
@@ -62,28 +86,21 @@ def _go_flags(**params: object) -> None:
     ("args", "expected"),
     [
         (["-r=5", "-t=vms", "-X=GET"], ["--recent=5", "--type=vms", "-X", "GET"]),
-        (["-t=", "-X="], ["--type=", "-X", ""]),
-        (["-r5", "-tvms", "-t", "-r=1"], ["-r5", "-tvms", "-t", "-r=1"]),  # -r=1: -t's value
-        (["-r", "7"], ["--recent=30", "7"]),
-        (["--recent", "7", "-ar"], ["--recent=30", "7", "-a", "--recent=30"]),
-        (["-ar5", "-at=x", "-v=1"], ["-ar5", "-at=x", "-v=1"]),  # -at: `=x` is -t's value
-        (["--type", "-r=5", "--type=-r=5"], ["--type", "-r=5", "--type=-r=5"]),
-        (["x", "-r=2", "--", "-r=3", "-r"], ["x", "--recent=2", "--", "-r=3", "-r"]),
-        (["-", "-a"], ["-", "-a"]),
+        (["-t=", "-X=", "-t=a=b"], ["--type=", "-X", "", "--type=a=b"]),
+        (["-r5", "-tvms", "-t", "x=1"], ["--recent=5", "--type=vms", "--type=x=1"]),
+        (["-r", "7"], ["--recent=30", "--", "7"]),
+        (["--recent", "7", "-ar"], ["--recent=30", "-a", "--recent=30", "--", "7"]),
+        (["-at", "x", "-X", "-"], ["-a", "--type=x", "-X", "-"]),  # `-` is not an option
+        (["-N", "-5", "--type", "---x"], ["-N", "-5", "--type=---x"]),
+        (["-r=-5", "-r-6", "-X-x"], ["--recent=-5", "--recent=-6", "-X", "-x"]),
+        (["x", "-r=2", "--", "-r=3", "-r"], ["--recent=2", "--", "x", "-r=3", "-r"]),
+        (["-", "-a", "---x"], ["-a", "--", "-", "---x"]),
+        # An optional list with no value to use is emptied, as go-flags empties it.
+        (["-s=a", "-s", "x", "-s=b"], ["--state=b", "--", "x"]),
     ],
 )
-def test_short_options_with_equals_are_read_as_go_flags_reads_them(
-    args: list[str], expected: list[str]
-) -> None:
-    params = _go_flags.get_params(click.Context(_go_flags))
-    assert as_go_flags_reads(args, params) == expected
-
-
-def test_a_group_stops_respelling_at_the_command_name() -> None:
-    params = cli.get_params(click.Context(cli))
-    args = ["-e=x", "-d", "-e=y", "tasks", "-d=z"]
-    expected = ["--environment=x", "-d", "-e=y", "tasks", "-d=z"]
-    assert as_go_flags_reads(args, params, interspersed=False) == expected
+def test_options_are_respelled_as_go_flags_reads_them(args: list[str], expected: list[str]) -> None:
+    assert _reads(args, _go_flags) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,12 +108,22 @@ def test_a_group_stops_respelling_at_the_command_name() -> None:
     [
         (["-a=true"], "bool flag `-a, --all' cannot have an argument"),
         (["--all=x"], "bool flag `-a, --all' cannot have an argument"),
+        (["-at=x"], "expected argument for flag `-t, --type'"),  # only a first letter's value
+        (["-ar5"], "unknown flag `5'"),
+        (["-ar=5"], "unknown flag `='"),
+        (["-t"], "expected argument for flag `-t, --type'"),
+        (["--type", "-r=5"], "expected argument for flag `-t, --type', but got option `-r=5'"),
+        (["-X", "-5"], "expected argument for flag `-X', but got option `-5'"),  # not a number
+        (["-N", "-x"], "expected argument for flag `-N', but got option `-x'"),
+        (["-t", "--"], "expected argument for flag `-t, --type', but got double dash `--'"),
+        (["-z"], "unknown flag `z'"),
+        (["--zz=1"], "unknown flag `zz'"),
     ],
 )
-def test_a_flag_given_a_value_is_the_reference_usage_error(args: list[str], error: str) -> None:
-    params = _go_flags.get_params(click.Context(_go_flags))
-    with pytest.raises(click.UsageError, match=error):
-        as_go_flags_reads(args, params)
+def test_what_go_flags_refuses_is_a_usage_error(args: list[str], error: str) -> None:
+    with pytest.raises(click.UsageError) as raised:
+        _reads(args, _go_flags)
+    assert raised.value.format_message() == error
 
 
 @click.command("explode")
@@ -147,6 +174,8 @@ def test_short_options_written_with_equals_mean_their_value(bosh: RunBosh) -> No
         "types": ["vms", "x=y"],
         "all_": False,
         "method": "GET",
+        "number": None,
+        "states": [],
         "rest": ["a"],
     }
     alone = json.loads(bosh("go-flags", "-r", "a").stdout.splitlines()[0])
@@ -170,6 +199,81 @@ def test_bad_values_after_equals_are_user_errors(
     result = bosh(*args)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(error), result.stderr
+
+
+# Each line and message checked against the reference CLI: its message, then "Exit code 1".
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["deploy", "m.yml", "-d", "-n"],
+            "expected argument for flag `-d, --deployment', but got option `-n'",
+        ),
+        (
+            ["-e=x", "-d", "-e=y", "tasks"],
+            "expected argument for flag `-d, --deployment', but got option `-e=y'",
+        ),
+        (
+            ["tasks", "--deployment", "-n"],
+            "expected argument for flag `-d, --deployment', but got option `-n'",
+        ),
+        (["tasks", "-d"], "expected argument for flag `-d, --deployment'"),
+        (["tasks", "-nd"], "expected argument for flag `-d, --deployment'"),
+        (["tasks", "-ndother"], "expected argument for flag `-d, --deployment'"),  # not first
+        (["tasks", "-e"], "expected argument for flag `-e, --environment'"),
+        (["int", "m.yml", "-nl"], "expected argument for flag `-l, --vars-file'"),
+        (
+            ["int", "m.yml", "-v", "--"],
+            "expected argument for flag `-v, --var', but got double dash `--'",
+        ),
+        (["curl", "-iHa:b", "/"], "expected argument for flag `-H, --header'"),
+        (
+            ["curl", "-X", "-5", "/"],
+            "expected argument for flag `-X, --method', but got option `-5'",
+        ),
+        (["tasks", "--column", "-1"], "expected argument for flag `--column', but got option `-1'"),
+        (["tasks", "-ar5"], "unknown flag `5'"),
+        (["tasks", "-ar=5"], "unknown flag `='"),
+        (["tasks", "-an=true"], "unknown flag `='"),
+        (["tasks", "-a-"], "unknown flag `-'"),
+        (["tasks", "-r", "-5"], "unknown flag `5'"),
+        (["tasks", "-n=true"], "bool flag `-n, --non-interactive' cannot have an argument"),
+    ],
+)
+def test_lines_go_flags_refuses_fail_as_in_the_reference(
+    bosh: RunBosh, args: list[str], error: str
+) -> None:
+    result = bosh(*args)
+    assert (result.exit_code, result.stdout) == (1, "\n")  # an empty line, as the reference
+    assert result.stderr.splitlines() == [error, "Exit code 1"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["deploy", "m.yml", "-nd", "dep"],
+        ["tasks", "-nr"],
+        ["tasks", "-an"],
+        ["tasks", "-dn"],
+        ["tasks", "--parallel", "-3"],
+        ["tasks", "--recent=-5", "-r-5"],
+        ["configs", "--name", "--type"],
+        ["int", "-", "-v", "---x=1"],
+    ],
+)
+def test_lines_go_flags_reads_are_read(bosh: RunBosh, args: list[str]) -> None:
+    # Both CLIs report a trailing unknown flag only once all before it is read.
+    result = bosh(*args, "-z")
+    assert result.stderr.splitlines() == ["unknown flag `z'", "Exit code 1"]
+
+
+def test_a_global_letter_may_join_the_command_letters(bosh: RunBosh, tmp_path: Path) -> None:
+    (tmp_path / "m.yml").write_text("a: 1\nb: ((x))\n")
+    result = bosh("int", "m.yml", "-nv", "x=1", cwd=tmp_path)
+    assert (result.exit_code, result.stdout) == (0, "a: 1\nb: 1\n"), result.stderr
+    for args in (["tasks", "-v"], ["tasks", "-nv"]):  # the version, as the reference
+        version = bosh(*args)
+        assert version.exit_code == 0 and version.stdout.startswith("version "), args
 
 
 @pytest.mark.usefixtures("extra_commands")

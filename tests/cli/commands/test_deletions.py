@@ -74,8 +74,12 @@ def test_a_missing_deployment_is_quietly_done_and_one_is_required(bosh: RunBosh,
 
 
 def test_cancel_tasks_sends_the_selector(bosh: RunBosh, env: Env) -> None:
-    run = bosh("cancel-tasks", "-t", "update_release", "-s", "queued", *env.args())
+    # As in the reference, these take a value only after '=' (go-flags' optional values).
+    run = bosh("cancel-tasks", "-t=update_release", "--state=queued", *env.args())
     assert run.exit_code == 0, run.stderr
-    bad = bosh("cts", "-s", "done", *env.args())
+    spaced = bosh("cancel-tasks", "-t", "update_release", *env.args())
+    assert spaced.exit_code == 1
+    assert "extra argument (update_release)" in spaced.stderr
+    bad = bosh("cts", "-s=done", *env.args())
     assert bad.exit_code == 1
     assert "done is not one of the cancellable states" in bad.stdout + bad.stderr

@@ -111,6 +111,12 @@ def test_short_options_take_their_value_after_equals(
     assert len(bosh("tasks", "-r2", *args).stdout.splitlines()) == 2
     assert len(bosh("tasks", "-r", *args).stdout.splitlines()) == 5  # not the vms task
     assert len(bosh("tasks", "-ar", *args).stdout.splitlines()) == 6
+    # A global letter joins tasks' own, as in the reference: -n global, -a and -r of tasks.
+    for letters, rows in (("-nr", 5), ("-anr", 6)):
+        run = bosh("tasks", letters, *args)
+        assert run.exit_code == 0 and len(run.stdout.splitlines()) == rows, run.stderr
+    run = bosh("tasks", "-r=9", "-nd", "other", *args)
+    assert run.exit_code == 0 and len(run.stdout.splitlines()) == 1, run.stderr
     assert len(bosh("tasks", "-r=9", "-d=other", *args).stdout.splitlines()) == 1
     extra = bosh("tasks", "-r", "2", *args)  # the reference takes a value only after `=`
     assert extra.exit_code == 1 and "unexpected extra argument (2)" in extra.stderr
