@@ -55,6 +55,14 @@ def web_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     server.server_close()
 
 
+@pytest.fixture
+def served_release(web_root: tuple[Path, str], tarballs: Tarballs) -> str:
+    """The URL of the fixture release (v1), served over HTTP."""
+    root, url = web_root
+    (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
+    return f"{url}/fixture.tgz"
+
+
 def _upload(client: TestClient, path: Path, query: str = "") -> str:  # type: ignore[type-arg]
     response = client.post(
         f"/releases{query}", content=path.read_bytes(), headers=TARBALL, follow_redirects=False
@@ -97,11 +105,9 @@ def test_a_tampered_tarball_fails_its_task_and_leaves_nothing(
 def test_a_release_named_by_url_is_downloaded_and_its_digest_checked(
     client: TestClient,  # type: ignore[type-arg]
     tarballs: Tarballs,
-    web_root: tuple[Path, str],
+    served_release: str,
 ) -> None:
-    root, url = web_root
-    (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
-    body = {"location": f"{url}/fixture.tgz", "sha1": sha256_digest(tarballs.v1)}
+    body = {"location": served_release, "sha1": sha256_digest(tarballs.v1)}
     response = client.post("/releases", json=body, follow_redirects=False)
     assert response.status_code == 302
     task = finished_task(client, response.headers["location"])
@@ -113,12 +119,9 @@ def test_a_release_named_by_url_is_downloaded_and_its_digest_checked(
 
 def test_a_digest_mismatch_and_a_missing_url_fail_with_the_reference_errors(
     client: TestClient,  # type: ignore[type-arg]
-    tarballs: Tarballs,
-    web_root: tuple[Path, str],
+    served_release: str,
 ) -> None:
-    root, url = web_root
-    (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
-    wrong = {"location": f"{url}/fixture.tgz", "sha1": "0" * 40}
+    wrong = {"location": served_release, "sha1": "0" * 40}
     task = finished_task(
         client, client.post("/releases", json=wrong, follow_redirects=False).headers["location"]
     )
@@ -127,22 +130,18 @@ def test_a_digest_mismatch_and_a_missing_url_fail_with_the_reference_errors(
     events = client.get(f"/tasks/{task['id']}/output", params={"type": "event"}).text
     assert '"code":30015' in events
 
-    missing = client.post(
-        "/releases", json={"location": f"{url}/nothing.tgz"}, follow_redirects=False
-    )
+    nothing = served_release.replace("fixture.tgz", "nothing.tgz")
+    missing = client.post("/releases", json={"location": nothing}, follow_redirects=False)
     task = finished_task(client, missing.headers["location"])
     assert task["state"] == "error"
-    assert task["result"] == f"No release found at '{url}/nothing.tgz'."
+    assert task["result"] == f"No release found at '{nothing}'."
 
 
 def test_a_urls_digest_may_be_a_query_parameter_but_not_in_both_places(
     client: TestClient,  # type: ignore[type-arg]
-    tarballs: Tarballs,
-    web_root: tuple[Path, str],
+    served_release: str,
 ) -> None:
-    root, url = web_root
-    (root / "fixture.tgz").write_bytes(tarballs.v1.read_bytes())
-    location = {"location": f"{url}/fixture.tgz"}
+    location = {"location": served_release}
     query = {"sha1": "0" * 40}
     wrong = client.post("/releases", json=location, params=query, follow_redirects=False)
     task = finished_task(client, wrong.headers["location"])
