@@ -154,7 +154,10 @@ def list_tasks(
     if states := _split(task_state):
         query = query.where(Task.state.in_(states))
     if (verbose or "1") == "1":
-        query = query.where(Task.type.in_(VERBOSE_1_TYPES))
+        # `type || ''`: no index on it, so the database walks the timestamp index and
+        # stops at the page's end, instead of sorting every user task of the type index
+        # (SQLite, without statistics, chose that: 20 times slower at 10,000 tasks).
+        query = query.where(Task.type.concat("").in_(VERBOSE_1_TYPES))
     if types := _split(task_type):
         query = query.where(Task.type.in_(types))
     if context_id is not None:
