@@ -170,11 +170,12 @@ def _percent(used: int, total: int) -> str:
 
 
 def _disk_usage(path: Path) -> dict[str, str]:
-    """The agent's disk vitals: blocks and inodes used, in percent, as strings."""
+    """The agent's disk vitals: blocks and inodes used, in percent, as strings (used is
+    all but the free ones, root's reserve included, as bosh-agent counts it)."""
     stat = os.statvfs(path)
     return {
-        "percent": _percent(stat.f_blocks - stat.f_bavail, stat.f_blocks),
-        "inode_percent": _percent(stat.f_files - stat.f_favail, stat.f_files),
+        "percent": _percent(stat.f_blocks - stat.f_bfree, stat.f_blocks),
+        "inode_percent": _percent(stat.f_files - stat.f_ffree, stat.f_files),
     }
 
 
