@@ -53,6 +53,7 @@ from bosh_core.director.errors import (
     ReleaseNotFoundError,
     StemcellNotFoundError,
 )
+from bosh_core.director.views import find_deployment
 from bosh_core.models.cloud_config import load_cloud_configs
 from bosh_core.models.manifest import load_manifest
 from bosh_core.models.release import JobSpec
@@ -190,7 +191,7 @@ def bind_in_use(
     release version deleted since it was read."""
     wanted = sorted(set(releases))
     with database.write() as session:
-        row = session.scalars(select(Deployment).where(Deployment.name == deployment)).one()
+        row = find_deployment(session, deployment)
         found = release_version_rows(session, wanted)
         missing = set(wanted) - {(v.release.name, v.version) for v in found}
         if missing:

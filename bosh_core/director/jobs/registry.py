@@ -2,11 +2,10 @@
 
 A route queues a task with a JSON payload (``director.tasks.create("update_release",
 ...)``); a worker's `TaskRunner` calls the function registered here for the task's type
-with the `JobContext` and that payload. What was staged for a task is removed when its
-function returns or fails: the files its payload lists (an uploaded tarball, staged by
-the route) and its own scratch directory (a downloaded tarball, the unpacked archive). A
-task that never runs, or whose worker dies, has them removed by the runner and the
-sweeper (see `bosh_core.director.tasks.runner`).
+with the `JobContext` and that payload. What was staged for a task (the files its
+payload lists, such as an uploaded tarball, and its own scratch directory, with a
+downloaded tarball or an unpacked archive) is removed by the runner however the task
+ends, and by the sweeper when its worker dies (see `bosh_core.director.tasks.runner`).
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ __all__ = [
     "TaskQueuer",
     "TaskRunner",
     "TaskSweeper",
+    "discard_staged",
     "discard_staged_files",
     "is_stale",
     "mark_stale_timeouts",
@@ -172,7 +173,7 @@ class TaskRunner:
                 _log.error("task %d: %s", job.task_id, message)
                 self._finish(job.task_id, "error", message)
         finally:
-            self._discard_staged(job)
+            discard_staged(job, self._scratch_dir)
 
     def run(self, job: Job) -> None:
         """Run `job`'s task to its end state (never raises for the job's own failures);
@@ -180,12 +181,7 @@ class TaskRunner:
         try:
             self._run(job)
         finally:
-            self._discard_staged(job)
-
-    def _discard_staged(self, job: Job) -> None:
-        discard_staged_files(job.payload)
-        if self._scratch_dir is not None:
-            _remove(task_scratch_dir(self._scratch_dir, job.task_id))
+            discard_staged(job, self._scratch_dir)
 
     def _run(self, job: Job) -> None:
         started = self._start(job)
@@ -352,6 +348,14 @@ def discard_staged_files(payload: Mapping[str, Any]) -> None:
         _remove(Path(path))
 
 
+def discard_staged(job: Job, scratch_dir: Path | None) -> None:
+    """Remove everything staged for `job`'s task: the files its payload lists, and its
+    scratch directory under the director's `scratch_dir` (when given)."""
+    discard_staged_files(job.payload)
+    if scratch_dir is not None:
+        _remove(task_scratch_dir(scratch_dir, job.task_id))
+
+
 def _remove(path: Path) -> None:
     try:
         if path.is_dir() and not path.is_symlink():
@@ -425,9 +429,7 @@ class TaskSweeper:
                 )
         for job in jobs:
             _log.warning("task %d timed out: its worker stopped heartbeating", job.task_id)
-            discard_staged_files(job.payload)
-            if self._scratch_dir is not None:
-                _remove(task_scratch_dir(self._scratch_dir, job.task_id))
+            discard_staged(job, self._scratch_dir)
         if self._scratch_dir is not None:
             self.remove_orphans()
         return task_ids
